@@ -1,0 +1,3 @@
+/* classification.c -- kernels of the classification family. */
+#include "pyloss.h"
+#include "common.h"

@@ -1,0 +1,1 @@
+/* classification.h -- kernels of the classification family. */

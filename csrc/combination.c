@@ -1,0 +1,3 @@
+/* combination.c -- kernels of the combination family. */
+#include "pyloss.h"
+#include "common.h"

@@ -1,0 +1,1 @@
+/* combination.h -- kernels of the combination family. */

@@ -1,0 +1,138 @@
+/*
+ * elementwise.h -- the one driver behind every elementwise loss kernel.
+ *
+ * A family impl file writes, per loss, a point function
+ *
+ *     PL_INLINE void PL_NAME(<name>_point)(T p, T t, T a, T p0, T p1,
+ *                                          T *l, T *g, T *h)
+ *
+ * (per-element loss l, dl/dp g, d2l/dp2 h; a is the optional per-element
+ * auxiliary input, p0/p1 the loss's scalar options) and then invokes
+ * PL_EW_KERNEL(<name>).  That defines the exported
+ *
+ *     double pl_<name>_<f32|f64>(int64_t n, const T *pred, const T *target,
+ *         const T *weight, const T *aux, double p0, double p1, double scale,
+ *         T *loss, T *grad, T *hess, int nthreads)
+ *
+ * which returns sum_i w_i l_i (accumulated in double, blocked, combined in a
+ * fixed order) and, for each non-NULL output, writes loss_i = w_i l_i,
+ * grad_i = scale w_i g_i, hess_i = scale w_i h_i.  weight/aux may be NULL.
+ * Outputs may alias pred or target: element i is read before it is written
+ * and nothing else reads it, so no restrict qualifiers are used.
+ *
+ * The hot combinations of outputs are instantiated with compile-time flags
+ * so that each is a straight, vectorisable loop; the rest take a generic path.
+ */
+#ifndef PL_ELEMENTWISE_H
+#define PL_ELEMENTWISE_H
+
+#include "common.h"
+
+#define PL_EW_V 1
+#define PL_EW_L 2
+#define PL_EW_G 4
+#define PL_EW_H 8
+
+#define PL_EW_BLOCK(NAME)                                                                       \
+    PL_INLINE double PL_NAME(NAME##_blk)(int64_t n, const T *pred, const T *target,              \
+                                         const T *weight, const T *aux, T p0, T p1, T scale,    \
+                                         T *loss, T *grad, T *hess, const int m, const int ww,   \
+                                         const int wa)                                          \
+    {                                                                                           \
+        double acc[PL_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
+        int64_t i = 0;                                                                          \
+        for (; i + PL_LANES <= n; i += PL_LANES) {                                              \
+            for (int j = 0; j < PL_LANES; j++) {                                                \
+                int64_t k = i + j;                                                              \
+                T l, g, h;                                                                      \
+                PL_NAME(NAME##_point)(pred[k], target[k], wa ? aux[k] : (T)0, p0, p1, &l, &g, &h); \
+                T w = ww ? weight[k] : (T)1;                                                    \
+                if (m & PL_EW_V) acc[j] += (double)(w * l);                                     \
+                if (m & PL_EW_L) loss[k] = w * l;                                               \
+                if (m & PL_EW_G) grad[k] = (scale * w) * g;                                     \
+                if (m & PL_EW_H) hess[k] = (scale * w) * h;                                     \
+            }                                                                                   \
+        }                                                                                       \
+        for (int j = 0; i < n; i++, j++) {                                                      \
+            T l, g, h;                                                                          \
+            PL_NAME(NAME##_point)(pred[i], target[i], wa ? aux[i] : (T)0, p0, p1, &l, &g, &h); \
+            T w = ww ? weight[i] : (T)1;                                                        \
+            if (m & PL_EW_V) acc[j] += (double)(w * l);                                         \
+            if (m & PL_EW_L) loss[i] = w * l;                                                   \
+            if (m & PL_EW_G) grad[i] = (scale * w) * g;                                         \
+            if (m & PL_EW_H) hess[i] = (scale * w) * h;                                         \
+        }                                                                                       \
+        return pl_lanes_sum(acc);                                                               \
+    }                                                                                           \
+    static double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,                \
+                                       const T *weight, const T *aux, T p0, T p1, T scale,      \
+                                       T *loss, T *grad, T *hess, int m, int wa)                \
+    {                                                                                           \
+        const int ww = weight != NULL;                                                          \
+        /* one switch case per hot combination: constant flags, straight loops */              \
+        switch (m | (ww << 4) | (wa << 5)) {                                                    \
+        PL_EW_CASES(NAME, 0, 0)                                                                 \
+        PL_EW_CASES(NAME, 1, 0)                                                                 \
+        default:                                                                                \
+            return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, \
+                                       hess, m, ww, wa);                                        \
+        }                                                                                       \
+    }
+
+#define PL_EW_CASE(NAME, M, WW, WA)                                                             \
+    case (M) | ((WW) << 4) | ((WA) << 5):                                                       \
+        return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,     \
+                                   hess, M, WW, WA);
+
+#define PL_EW_CASES(NAME, WW, WA)                                                               \
+    PL_EW_CASE(NAME, PL_EW_V, WW, WA)                                                           \
+    PL_EW_CASE(NAME, PL_EW_L, WW, WA)                                                           \
+    PL_EW_CASE(NAME, PL_EW_G, WW, WA)                                                           \
+    PL_EW_CASE(NAME, PL_EW_V | PL_EW_G, WW, WA)                                                 \
+    PL_EW_CASE(NAME, PL_EW_L | PL_EW_G, WW, WA)                                                 \
+    PL_EW_CASE(NAME, PL_EW_H, WW, WA)
+
+/* The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
+ * PL_SUPER blocks whose partials are summed pairwise, super-chunk totals added
+ * in order.  The result does not depend on nthreads. */
+#define PL_SUPER 1024
+
+#define PL_EW_KERNEL(NAME)                                                                      \
+    PL_EW_BLOCK(NAME)                                                                           \
+    PL_CLONES double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
+                                        const T *weight, const T *aux, double p0, double p1,    \
+                                        double scale, T *loss, T *grad, T *hess, int nthreads)  \
+    {                                                                                           \
+        const int m = (loss ? PL_EW_L : PL_EW_V) | (grad ? PL_EW_G : 0) | (hess ? PL_EW_H : 0); \
+        const int wa = aux != NULL;                                                             \
+        const T P0 = (T)p0, P1 = (T)p1, S = (T)scale;                                          \
+        const int64_t nb = pl_nblocks(n);                                                       \
+        double part[PL_SUPER];                                                                  \
+        double total = 0.0;                                                                     \
+        const int par = pl_use_threads(n, nthreads);                                            \
+        (void)par;                                                                              \
+        for (int64_t b0 = 0; b0 < nb; b0 += PL_SUPER) {                                         \
+            const int64_t bn = nb - b0 < PL_SUPER ? nb - b0 : PL_SUPER;                         \
+            PL_OMP_FOR(par, nthreads)                                                           \
+            for (int64_t b = 0; b < bn; b++) {                                                  \
+                const int64_t s = (b0 + b) * PL_BLOCK;                                          \
+                const int64_t len = n - s < PL_BLOCK ? n - s : PL_BLOCK;                        \
+                part[b] = PL_NAME(NAME##_blkd)(len, pred + s, target + s,                       \
+                                               weight ? weight + s : NULL, aux ? aux + s : NULL, \
+                                               P0, P1, S, loss ? loss + s : NULL,                \
+                                               grad ? grad + s : NULL, hess ? hess + s : NULL,  \
+                                               m, wa);                                          \
+            }                                                                                   \
+            total += pl_pairwise(part, bn);                                                     \
+        }                                                                                       \
+        return total;                                                                           \
+    }
+
+#ifdef _OPENMP
+#define PL_PRAGMA(x) _Pragma(#x)
+#define PL_OMP_FOR(par, nt) PL_PRAGMA(omp parallel for schedule(static) if (par) num_threads(nt))
+#else
+#define PL_OMP_FOR(par, nt)
+#endif
+
+#endif /* PL_ELEMENTWISE_H */

@@ -1,0 +1,3 @@
+/* embedding.c -- kernels of the embedding family. */
+#include "pyloss.h"
+#include "common.h"

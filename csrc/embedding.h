@@ -1,0 +1,1 @@
+/* embedding.h -- kernels of the embedding family. */

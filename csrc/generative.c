@@ -1,0 +1,3 @@
+/* generative.c -- kernels of the generative family. */
+#include "pyloss.h"
+#include "common.h"

@@ -1,0 +1,1 @@
+/* generative.h -- kernels of the generative family. */

@@ -1,0 +1,12 @@
+#undef T
+#undef PL_SFX
+#undef PL_EXP
+#undef PL_LOG
+#undef PL_LOG1P_POS
+#undef PL_SOFTPLUS
+#undef PL_FABS
+#undef PL_SQRT
+#undef PL_POW
+#undef PL_COPYSIGN
+#undef PL_TINY
+#undef PL_NAME

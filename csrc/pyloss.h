@@ -1,0 +1,32 @@
+/*
+ * pyloss.h -- the C API of pyloss: one declaration per exported kernel.
+ *
+ * The declarations live in one header per family (listed below); the cffi
+ * builder (build.py) reads these same headers, minus preprocessor lines, as
+ * its cdef, so C and Python can never disagree on a signature.
+ *
+ * Conventions shared by every kernel:
+ *   - sizes and indices are int64_t; arrays are C-contiguous, of the kernel's
+ *     dtype (_f32: float, _f64: double), already validated by Python;
+ *   - optional inputs and outputs are NULL when absent;
+ *   - gradients and Hessians come pre-multiplied by `scale` (1/sum(w) for a
+ *     mean, 1 otherwise), so they are those of the returned value;
+ *   - `nthreads` > 1 lets a kernel use OpenMP threads above PL_PAR_MIN
+ *     elements; the result is bit-identical whatever nthreads is;
+ *   - kernels that can meet bad data (class indices) return a status: 0 for
+ *     success, otherwise 1 + the flat position of the first bad element,
+ *     found before anything is written.
+ */
+#ifndef PYLOSS_H
+#define PYLOSS_H
+#include <stdint.h>
+
+#include "pl_info.h"
+#include "regression.h"
+#include "classification.h"
+#include "embedding.h"
+#include "generative.h"
+#include "segmentation.h"
+#include "combination.h"
+
+#endif

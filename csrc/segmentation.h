@@ -1,0 +1,1 @@
+/* segmentation.h -- kernels of the segmentation family. */

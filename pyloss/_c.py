@@ -1,0 +1,43 @@
+"""cffi adapter: pointers from arrays, the C kernels by name.
+
+The extension is optional: a build without a working C compiler still
+installs, and ``lib`` is None with ``reason`` saying why.
+"""
+import numpy as np
+
+try:
+    from ._pyloss_c import ffi, lib
+    reason = ""
+except ImportError as exc:  # the optional C build failed or was skipped
+    ffi = lib = None
+    reason = f"the C extension is not built ({exc})"
+
+_CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
+          np.dtype(np.int64): "int64_t[]"}
+_SFX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+
+
+def ptr(a):
+    """A typed pointer to a C-contiguous array, or NULL for None.  No copy."""
+    if a is None:
+        return ffi.NULL
+    return ffi.from_buffer(_CTYPE[a.dtype], a, require_writable=False)
+
+
+def kernel(name, dtype):
+    """The C function pl_<name>_<f32|f64>."""
+    return getattr(lib, "pl_" + name + _SFX[dtype])
+
+
+def has_kernel(name):
+    return lib is not None and all(hasattr(lib, "pl_" + name + s) for s in _SFX.values())
+
+
+def elementwise(name, dtype):
+    """Adapter with the common elementwise signature (see csrc/elementwise.h)."""
+    fn = kernel(name, dtype)
+
+    def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
+        return fn(pred.size, ptr(pred), ptr(target), ptr(weight), ptr(aux), p0, p1, scale,
+                  ptr(loss), ptr(grad), ptr(hess), nthreads)
+    return run

@@ -1,0 +1,1 @@
+"""Loss definitions of the classification family."""

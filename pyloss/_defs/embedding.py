@@ -1,0 +1,1 @@
+"""Loss definitions of the embedding family."""

@@ -1,0 +1,223 @@
+"""The only place that coerces arrays, validates arguments, promotes dtypes
+and picks a backend.  Kernels trust what leaves this module:
+C-contiguous arrays of the compute dtype, shapes checked, options in range.
+"""
+import importlib.util
+import math
+
+import numpy as np
+
+from ._errors import PylossTypeError, PylossValueError
+
+REDUCTIONS = ("mean", "sum", "none")
+BACKENDS = ("auto", "c", "numba", "numpy")
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+# ---------------------------------------------------------------- backends
+
+_available = None
+
+
+def _probe():
+    global _available
+    if _available is None:
+        avail = {}
+        try:
+            from . import _c
+            avail["c"] = _c.lib is not None
+            avail["c_reason"] = _c.reason
+        except Exception as exc:  # pragma: no cover - import of a broken build
+            avail["c"] = False
+            avail["c_reason"] = f"C extension failed to import: {exc}"
+        avail["numba"] = importlib.util.find_spec("numba") is not None
+        avail["numba_reason"] = "" if avail["numba"] else "numba is not installed"
+        _available = avail
+    return _available
+
+
+def backends(verbose=False):
+    """Backends usable in this process, fastest first.
+
+    ``backends()`` gives a tuple of names, e.g. ``('c', 'numba', 'numpy')``;
+    ``backends(verbose=True)`` a dict name -> ``"available"`` or the reason a
+    backend is missing (a C build that failed, numba not installed).
+    """
+    a = _probe()
+    if verbose:
+        return {
+            "c": "available" if a["c"] else a["c_reason"],
+            "numba": "available" if a["numba"] else a["numba_reason"],
+            "numpy": "available",
+        }
+    return tuple(b for b in ("c", "numba") if a[b]) + ("numpy",)
+
+
+# Crossover measured by `python bench/crossover.py` (bench/RESULTS.md): below
+# it the C kernel on one thread wins; above it the C kernel's OpenMP blocks
+# and Numba's prange run equally fast, and C has no JIT warm-up, so auto stays
+# on C whenever it was built.
+PARALLEL_MIN = 1 << 17
+
+
+def check_backend(backend):
+    if backend not in BACKENDS:
+        raise PylossValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        a = _probe()
+        return "c" if a["c"] else ("numba" if a["numba"] else "numpy")
+    if backend != "numpy":
+        a = _probe()
+        if not a[backend]:
+            raise PylossValueError(
+                f"backend={backend!r} is not available here: {a[backend + '_reason']}")
+    return backend
+
+
+def check_reduction(reduction, allowed=REDUCTIONS):
+    if reduction not in allowed:
+        raise PylossValueError(f"reduction must be one of {allowed}, got {reduction!r}")
+    return reduction
+
+
+# ---------------------------------------------------------------- arrays
+
+def _asarray(x, name):
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__") and not hasattr(x, "__array_interface__"):
+        # torch.Tensor and friends: zero-copy through DLPack (CPU only).
+        obj = x.detach() if hasattr(x, "detach") else x
+        try:
+            return np.from_dlpack(obj)
+        except Exception:
+            pass
+    try:
+        return np.asarray(x)
+    except Exception as exc:
+        raise PylossTypeError(
+            f"{name}: expected an array-like of numbers, got {type(x).__name__} ({exc})") from None
+
+
+def float_input(x, name):
+    """A prediction-like input: floating dtype required (float16/32/64)."""
+    a = _asarray(x, name)
+    dt = a.dtype
+    if dt.kind != "f" or dt.itemsize > 8:
+        kind = {"i": "integer", "u": "integer", "b": "boolean", "c": "complex",
+                "O": "object", "U": "string", "S": "bytes"}.get(dt.kind, str(dt))
+        raise PylossTypeError(
+            f"{name}: expected a float16, float32 or float64 array, got {kind} dtype {dt}")
+    return a
+
+
+def real_input(x, name):
+    """A target-like input: any real numeric dtype (int/bool are cast later)."""
+    a = _asarray(x, name)
+    if a.dtype.kind not in "fiub" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+        raise PylossTypeError(f"{name}: expected a real numeric array, got dtype {a.dtype}")
+    return a
+
+
+def compute_dtype(*arrays):
+    """float64 if any float input is float64, else float32 (float16 -> float32)."""
+    for a in arrays:
+        if a is not None and a.dtype == _F64:
+            return _F64
+    return _F32
+
+
+def grad_dtype(a):
+    """Gradients keep the input's dtype; float16 answers in float32 (SPEC 3a)."""
+    return _F32 if a.dtype == _F16 else a.dtype
+
+
+def contiguous(a, dtype):
+    """C-contiguous array of dtype; copies only when layout or dtype differ."""
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def same_shape(a, b, name_a, name_b):
+    if a.shape != b.shape:
+        raise PylossValueError(
+            f"{name_b}: shape {b.shape} does not match {name_a} shape {a.shape}")
+
+
+def broadcast_weight(weight, shape, dtype, name="weight"):
+    """weight broadcast to the loss shape (NumPy rules), as a contiguous array."""
+    w = real_input(weight, name)
+    try:
+        bshape = np.broadcast_shapes(w.shape, shape)
+    except ValueError:
+        bshape = None
+    if bshape != tuple(shape):
+        raise PylossValueError(
+            f"{name}: shape {w.shape} does not broadcast to the loss shape {tuple(shape)}")
+    if w.shape != tuple(shape):
+        w = np.broadcast_to(w, shape)
+    return contiguous(w, dtype)
+
+
+def check_out(out, shape, dtype, name="out"):
+    """Validate a preallocated gradient/Hessian buffer; never copy it."""
+    if not isinstance(out, np.ndarray):
+        raise PylossTypeError(f"{name}: expected a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise PylossValueError(
+            f"{name}: expected shape {tuple(shape)} and dtype {dtype}, "
+            f"got shape {out.shape} and dtype {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise PylossValueError(f"{name}: expected a C-contiguous array, got strides {out.strides}")
+    if not out.flags.writeable:
+        raise PylossValueError(f"{name}: expected a writeable array, got a read-only one")
+    return out
+
+
+def class_targets(target, name, num_classes, ignore_index, shape):
+    """Integer class indices of `shape`: validated as in [0, C) or ignore_index.
+
+    The check runs here, before any kernel writes, so every backend raises the
+    same error naming the first offending value and its position.
+    """
+    t = _asarray(target, name)
+    if t.dtype.kind not in "iu":
+        raise PylossTypeError(f"{name}: expected integer class indices, got dtype {t.dtype}")
+    if t.shape != tuple(shape):
+        raise PylossValueError(f"{name}: shape {t.shape} does not match the expected {tuple(shape)}")
+    t64 = contiguous(t, np.dtype(np.int64))
+    if t64.size:
+        bad = ((t64 < 0) | (t64 >= num_classes)) & (t64 != ignore_index)
+        if bad.any():
+            pos = np.unravel_index(int(np.argmax(bad)), t64.shape)
+            raise PylossValueError(
+                f"{name}: class index {int(t64[pos])} at position {tuple(int(i) for i in pos)} "
+                f"is outside [0, {num_classes}) and is not ignore_index={ignore_index}")
+    return t64
+
+
+# ---------------------------------------------------------------- options
+
+def opt_float(name, value, *, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A real scalar option inside [lo, hi] (open ends as flagged)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise PylossTypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    ok = not math.isnan(v)
+    if ok and lo is not None:
+        ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None:
+        ok = v < hi if hi_open else v <= hi
+    if not ok:
+        lo_s = "-inf" if lo is None else repr(lo)
+        hi_s = "inf" if hi is None else repr(hi)
+        rng = ("(" if lo_open or lo is None else "[") + f"{lo_s}, {hi_s}" + (")" if hi_open or hi is None else "]")
+        raise PylossValueError(f"{name}: expected a value in {rng}, got {value!r}")
+    return v
+
+
+def opt_choice(name, value, choices):
+    if value not in choices:
+        raise PylossValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
+    return value

@@ -1,0 +1,301 @@
+"""The Loss object: value, grad, value_and_grad, hessian and reference.
+
+A concrete loss implements two methods:
+
+``_bind(arrays, opts) -> call``
+    validate and coerce the inputs through ``_dispatch`` and return an object
+    holding the contiguous arrays, the compute dtype and parsed options.
+``_compute(call, backend, reduction, op, out) -> result``
+    run the backend's kernel.  ``op`` is ``"value"``, ``"grad"``, ``"vg"``
+    (value and grad) or ``"hess"``; ``result`` is the value, the gradient
+    (a tuple for several differentiable inputs), ``(value, grad)`` or the
+    Hessian diagonal.
+
+Everything else -- argument parsing, reductions, backend choice, checking mode
+-- lives here once.  :class:`ElementwiseLoss` is the implementation shared by
+every loss that is a function of (pred_i, target_i).
+"""
+import numpy as np
+
+from . import _dispatch as D
+from ._config import check_tolerances, get_num_threads
+from ._errors import CheckError, PylossError, PylossTypeError
+
+_REGISTRY = {}
+
+
+class PylossNotImplementedError(PylossError, NotImplementedError):
+    """The operation does not exist for this loss (e.g. a Hessian)."""
+
+
+def losses():
+    """Names of every registered loss, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def get(name):
+    """The Loss object registered under `name`."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise D.PylossValueError(f"name: expected one of {losses()}, got {name!r}") from None
+
+
+class Loss:
+    """A loss with value, gradient, fused value-and-gradient and Hessian.
+
+    Parameters
+    ----------
+    name : str
+        Public name (``pl.<name>``).
+    family : str
+        Family module under ``reference/``, ``_numba/``, ``losses/`` and
+        ``csrc/``.
+    inputs : tuple of str
+        Names of the positional array arguments.
+    diff : tuple of str
+        The inputs that ``grad`` differentiates with respect to.
+    options : dict
+        Keyword-only options and their defaults (``weight`` included where
+        the loss takes one).
+    hessian : bool
+        Whether ``hessian`` is offered.
+    example : callable ``(rng, n, dtype) -> (arrays, opts)``
+        Typical inputs of about `n` elements (benchmarks, smoke tests).
+    """
+
+    reductions = D.REDUCTIONS
+
+    def __init__(self, name, family, inputs, diff, options, doc, hessian=True, example=None):
+        self.name = name
+        self.family = family
+        self.inputs = tuple(inputs)
+        self.diff = tuple(diff)
+        self.options = dict(options)
+        self.has_hessian = hessian
+        self.__doc__ = doc
+        self.__name__ = name
+        self.example = example
+        _REGISTRY[name] = self
+
+    def __repr__(self):
+        return f"<pyloss loss {self.name}({', '.join(self.inputs)})>"
+
+    # ------------------------------------------------------------ public API
+    def __call__(self, *arrays, reduction="mean", backend="auto", **opts):
+        """The loss value (reduced; per sample for ``reduction="none"``)."""
+        return self._run("value", arrays, opts, reduction, backend, None)
+
+    def grad(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
+        """Gradient of the returned value w.r.t. the differentiable inputs."""
+        return self._run("grad", arrays, opts, reduction, backend, out)
+
+    def value_and_grad(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
+        """``(value, grad)`` from one fused pass over the inputs."""
+        return self._run("vg", arrays, opts, reduction, backend, out)
+
+    def hessian(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
+        """Diagonal of the Hessian of the returned value w.r.t. the prediction."""
+        if not self.has_hessian:
+            raise PylossNotImplementedError(f"{self.name} offers no Hessian")
+        return self._run("hess", arrays, opts, reduction, backend, out)
+
+    def reference(self, *arrays, reduction="mean", **opts):
+        """The NumPy reference value (same as ``backend="numpy"``)."""
+        return self._run("value", arrays, opts, reduction, "numpy", None)
+
+    # ------------------------------------------------------------ machinery
+    def _parse(self, arrays, opts):
+        if len(arrays) != len(self.inputs):
+            raise PylossTypeError(
+                f"{self.name}() takes {len(self.inputs)} positional arrays "
+                f"({', '.join(self.inputs)}), got {len(arrays)}")
+        unknown = set(opts) - set(self.options)
+        if unknown:
+            raise PylossTypeError(
+                f"{self.name}() got unexpected keyword argument(s) {sorted(unknown)}; "
+                f"options are {sorted(self.options) + ['reduction', 'backend']}")
+        merged = dict(self.options)
+        merged.update(opts)
+        return merged
+
+    def _run(self, op, arrays, opts, reduction, backend, out):
+        opts = self._parse(arrays, opts)
+        reduction = D.check_reduction(reduction, self.reductions)
+        backend = D.check_backend(backend)
+        call = self._bind(arrays, opts)
+        if out is not None and op == "value":
+            raise PylossTypeError("out: only grad, value_and_grad and hessian take out=")
+        tol = check_tolerances()
+        if tol is not None and backend != "numpy":
+            # Run the reference first: `out` may alias an input.
+            expect = self._compute(call, "numpy", reduction, op, None)
+            got = self._compute(call, backend, reduction, op, out)
+            self._check(call, backend, op, got, expect, tol)
+            return got
+        return self._compute(call, backend, reduction, op, out)
+
+    def _check(self, call, backend, op, got, expect, tol):
+        rtol, atol = tol
+
+        def flat(x):
+            if isinstance(x, tuple):
+                return [a for y in x for a in flat(y)]
+            return [np.asarray(x, dtype=np.float64)]
+
+        for a, b in zip(flat(got), flat(expect)):
+            if a.shape != b.shape:
+                raise CheckError(f"{self.name}: backend={backend} {op} has shape {a.shape}, "
+                                 f"reference {b.shape}")
+            with np.errstate(all="ignore"):
+                diff = np.abs(a - b)
+                bad = ~((diff <= atol + rtol * np.abs(b)) | (np.isnan(a) & np.isnan(b)) | (a == b))
+            if bad.any():
+                worst = float(np.nanmax(np.where(bad, diff, 0.0))) if a.size else float("nan")
+                raise CheckError(
+                    f"{self.name}: backend={backend} dtype={call.dtype} shape={call.shape} {op}: "
+                    f"largest difference from the NumPy reference {worst:.3g} "
+                    f"(rtol={rtol}, atol={atol}, {int(bad.sum())} element(s) off)")
+
+
+def _denominator(n, weight):
+    return float(n) if weight is None else float(np.sum(weight, dtype=np.float64))
+
+
+def mean_of(total, denom, dtype):
+    """total/denom as a NumPy scalar of dtype; 0/0 is nan without warnings."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return dtype.type(np.float64(total) / np.float64(denom))
+
+
+class _EwCall:
+    __slots__ = ("pred", "target", "weight", "aux", "dtype", "gdtype", "shape", "p0", "p1", "ref_params")
+
+
+class ElementwiseLoss(Loss):
+    """A loss that is a sum over elements of l(pred_i, target_i).
+
+    ``params(opts) -> (p0, p1, ref_params)`` validates the options and maps
+    them to the two scalars the C/Numba kernels take and to the keyword
+    arguments of the reference point function.  ``aux`` names an optional
+    per-element array option broadcast to the prediction's shape (e.g.
+    ``pos_weight``).  ``target_check(target_array)`` may validate target values.
+    """
+
+    def __init__(self, name, family, doc, *, params=None, inputs=("pred", "target"),
+                 extra_options=None, aux=None, target_check=None, float_target=False,
+                 hessian=True, example=None):
+        options = {"weight": None}
+        options.update(extra_options or {})
+        if aux:
+            options[aux] = None
+        super().__init__(name, family, inputs, inputs[:1], options, doc, hessian,
+                         example or _normal_example)
+        self._params = params or (lambda o: (0.0, 0.0, {}))
+        self._aux = aux
+        self._target_check = target_check
+        self._float_target = float_target
+        self._kernels = {}
+
+    def _bind(self, arrays, opts):
+        pname, tname = self.inputs
+        pred = D.float_input(arrays[0], pname)
+        target = D.float_input(arrays[1], tname) if self._float_target else D.real_input(arrays[1], tname)
+        D.same_shape(pred, target, pname, tname)
+        c = _EwCall()
+        c.dtype = dt = D.compute_dtype(pred, target)
+        c.gdtype = D.grad_dtype(pred)
+        c.shape = pred.shape
+        c.p0, c.p1, c.ref_params = self._params(opts)
+        if self._target_check is not None:
+            self._target_check(target)
+        c.pred = D.contiguous(pred, dt)
+        c.target = D.contiguous(target, dt)
+        w = opts["weight"]
+        c.weight = None if w is None else D.broadcast_weight(w, pred.shape, dt)
+        a = opts.get(self._aux) if self._aux else None
+        c.aux = None if a is None else D.broadcast_weight(a, pred.shape, dt, self._aux)
+        return c
+
+    def _kernel(self, backend, dtype):
+        key = (backend, dtype)
+        k = self._kernels.get(key)
+        if k is None:
+            if backend == "c":
+                from . import _c
+                k = _c.elementwise(self.name, dtype)
+            elif backend == "numba":
+                import importlib
+                from ._numba import elementwise
+                k = elementwise(importlib.import_module(f"pyloss._numba.{self.family}"), self.name, dtype)
+            else:
+                k = _reference_elementwise(self)
+            self._kernels[key] = k
+        return k
+
+    def _compute(self, c, backend, reduction, op, out):
+        dt, shape = c.dtype, c.shape
+        n = c.pred.size
+        scale = 1.0
+        if reduction == "mean":
+            denom = _denominator(n, c.weight)
+            with np.errstate(divide="ignore"):
+                scale = float(np.float64(1.0) / np.float64(denom)) if denom != 0 else float("inf")
+        loss = np.empty(shape, dt) if op in ("value", "vg") and reduction == "none" else None
+        deriv = None
+        if op != "value":
+            name = "out"
+            if out is not None:
+                D.check_out(out, shape, c.gdtype, name)
+                deriv = out if c.gdtype == dt else np.empty(shape, dt)
+            else:
+                deriv = np.empty(shape, dt)
+        grad = deriv if op in ("grad", "vg") else None
+        hess = deriv if op == "hess" else None
+        kern = self._kernel(backend, dt)
+        total = kern(c.pred, c.target, c.weight, c.aux, c.p0, c.p1, scale, loss, grad, hess,
+                     get_num_threads()) if backend != "numpy" else \
+            kern(c, scale, loss, grad, hess)
+        if deriv is not None and deriv.dtype != c.gdtype:
+            if out is not None:
+                out[...] = deriv
+                deriv = out
+            else:
+                deriv = deriv.astype(c.gdtype)
+        if op in ("grad", "hess"):
+            return deriv
+        if reduction == "none":
+            value = loss
+        elif reduction == "sum":
+            value = dt.type(total)
+        else:
+            value = mean_of(total, denom, dt)
+        return value if op == "value" else (value, deriv)
+
+
+def _normal_example(rng, n, dtype):
+    return (rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)), {}
+
+
+def _reference_elementwise(loss):
+    """The numpy backend for an elementwise loss: its reference point function."""
+    import importlib
+    mod = importlib.import_module(f"pyloss.reference.{loss.family}")
+    point = getattr(mod, loss.name)
+
+    def run(c, scale, out_loss, grad, hess):
+        p = c.pred.astype(np.float64)
+        t = c.target.astype(np.float64)
+        a = None if c.aux is None else c.aux.astype(np.float64)
+        w = 1.0 if c.weight is None else c.weight.astype(np.float64)
+        with np.errstate(all="ignore"):
+            l, g, h = point(p, t, a, **c.ref_params)
+            wl = w * l
+            if out_loss is not None:
+                out_loss[...] = wl
+            if grad is not None:
+                grad[...] = scale * (w * g)
+            if hess is not None:
+                hess[...] = scale * (w * h)
+            return float(np.sum(wl)) if out_loss is None else 0.0
+    return run

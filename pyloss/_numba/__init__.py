@@ -1,0 +1,140 @@
+"""Numba backend: one module per family, mirroring csrc/ function for function.
+
+Importing this package imports numba, so only the numba backend does it
+(``import pyloss`` stays light).  Kernels are compiled with ``cache=True``:
+a second process loads them from ``__pycache__`` and compiles nothing.
+
+Kernels that share a driver (every elementwise loss) are stamped out from a
+source template with :func:`instantiate`, compiled with this package's real
+file name so that Numba's on-disk cache finds them again -- closures and
+function-typed arguments would recompile in every process.
+"""
+import threading
+
+import numba
+import numpy as np
+
+from .._config import get_num_threads
+
+BLOCK = 4096        # same block size as csrc/common.h: PL_BLOCK
+PARALLEL_MIN = 1 << 17
+
+
+def _apply_threads(n):
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+_apply_threads(get_num_threads())
+
+
+def parallel_ok(n):
+    """Whether a prange kernel may run now.
+
+    Small inputs stay serial (thread start-up costs more than it saves).  Off
+    the main thread, parallel kernels run only under a thread-safe threading
+    layer (tbb, omp); numba's default workqueue layer aborts the process when
+    two threads enter it, so there we fall back to the serial twin, which
+    gives bit-identical results (blocks are fixed-size).
+    """
+    if n < PARALLEL_MIN or get_num_threads() < 2:
+        return False
+    if threading.current_thread() is threading.main_thread():
+        return True
+    try:
+        return numba.threading_layer() in ("tbb", "omp")
+    except ValueError:  # no parallel kernel has run yet: layer unknown
+        return False
+
+
+def instantiate(template, names, namespace, filename, **jit):
+    """exec `template` once per name (``{name}`` substituted) into namespace,
+    jit each function it defines with cache=True, and return them."""
+    made = {}
+    for name in names:
+        src = template.format(name=name)
+        before = set(namespace)
+        exec(compile(src, filename, "exec"), namespace)
+        for fname in set(namespace) - before:
+            parallel = fname.endswith("_par")
+            namespace[fname] = numba.njit(cache=True, parallel=parallel, **jit)(namespace[fname])
+            made[fname] = namespace[fname]
+    return made
+
+
+@numba.njit(cache=True)
+def pairwise(x):
+    """Pairwise sum of block partials, split at fixed places (as pl_pairwise)."""
+    n = x.size
+    if n <= 8:
+        s = 0.0
+        for i in range(n):
+            s += x[i]
+        return s
+    h = n // 2
+    return pairwise(x[:h]) + pairwise(x[h:])
+
+
+# The elementwise driver: per loss, a block kernel and a serial and a
+# parallel run over fixed blocks.  Optional arrays are None, which Numba
+# specialises on, so absent outputs cost nothing.
+EW_TEMPLATE = '''
+def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, s, e):
+    acc = 0.0
+    for i in range(s, e):
+        if aux is not None:
+            l, g, h = {name}_point(pred[i], target[i], aux[i], p0, p1)
+        else:
+            l, g, h = {name}_point(pred[i], target[i], p0, p0, p1)
+        if weight is not None:
+            w = weight[i]
+            l = w * l
+            g = w * g
+            h = w * h
+        if loss is not None:
+            loss[i] = l
+        else:
+            acc += l
+        if grad is not None:
+            grad[i] = scale * g
+        if hess is not None:
+            hess[i] = scale * h
+    return acc
+
+
+def {name}_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+    n = pred.size
+    nb = (n + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    for b in range(nb):
+        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                               b * BLOCK, min(n, (b + 1) * BLOCK))
+    return pairwise(part)
+
+
+def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+    n = pred.size
+    nb = (n + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    for b in numba.prange(nb):
+        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                               b * BLOCK, min(n, (b + 1) * BLOCK))
+    return pairwise(part)
+'''
+
+
+def elementwise(module, name, dtype):
+    """Adapter with the common elementwise signature, from a family module."""
+    ser = getattr(module, name + "_ser")
+    par = getattr(module, name + "_par")
+    t = dtype.type
+
+    def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
+        fn = par if parallel_ok(pred.size) else ser
+        return fn(pred.ravel(), target.ravel(),
+                  None if weight is None else weight.ravel(),
+                  None if aux is None else aux.ravel(),
+                  t(p0), t(p1), t(scale),
+                  None if loss is None else loss.ravel(),
+                  None if grad is None else grad.ravel(),
+                  None if hess is None else hess.ravel())
+    return run

@@ -1,0 +1,1 @@
+"""Reference (embedding family)."""

@@ -1,0 +1,1 @@
+"""Reference (generative family)."""

@@ -1,0 +1,39 @@
+"""Cases for the regression family (see conftest.Case)."""
+import numpy as np
+
+from conftest import Case
+
+
+def _make(rng, shape, dtype):
+    return (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)), {}
+
+
+def _away_from(*kinks):
+    def ok(arrays, opts):
+        r = np.asarray(arrays[0], np.float64) - np.asarray(arrays[1], np.float64)
+        good = np.abs(r) > 1e-3
+        for k in kinks:
+            thr = opts.get(k[0], k[1])
+            good &= np.abs(np.abs(r) - thr) > 1e-3
+        return good
+    return ok
+
+
+CASES = {
+    "mse": Case(_make, hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "sum", 5.0, "0 + 1 + 4")]),
+    "mae": Case(_make, fd_ok=_away_from(),
+                hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "mean", 1.0, "(0 + 1 + 2) / 3")]),
+    "huber": Case(_make, option_sets=[{}, {"delta": 0.3}, {"delta": 2.5}],
+                  fd_ok=_away_from(("delta", 1.0)),
+                  hand=[(([0.5, 3.0], [0.0, 0.0]), {"delta": 1.0}, "sum", 2.625,
+                         "0.5*0.5^2 + 1*(3 - 0.5) = 0.125 + 2.5")]),
+    "smooth_l1": Case(_make, option_sets=[{}, {"beta": 0.0}, {"beta": 0.25}],
+                      fd_ok=_away_from(("beta", 1.0)),
+                      hand=[(([0.5, 3.0], [0.0, 0.0]), {"beta": 2.0}, "sum", 2.0625,
+                             "0.5*0.25/2 + (3 - 1) = 0.0625 + 2")]),
+    "log_cosh": Case(_make, hand=[(([1000.0], [0.0]), {}, "sum", 1000.0 - np.log(2.0),
+                                   "log cosh x = x - log 2 + log1p(e^-2x), e^-2000 = 0")]),
+    "quantile": Case(_make, option_sets=[{}, {"q": 0.1}, {"q": 0.9}], fd_ok=_away_from(),
+                     hand=[(([0.0, 0.0], [1.0, -1.0]), {"q": 0.9}, "sum", 1.0,
+                            "u=1: 0.9*1; u=-1: (0.9-1)*(-1) = 0.1")]),
+}
