@@ -13,13 +13,15 @@ backends built here.
 from ._config import checking, get_num_threads, set_num_threads
 from ._dispatch import backends
 from ._errors import CheckError, PylossError, PylossTypeError, PylossValueError
-from ._loss import Loss, PylossNotImplementedError, get, losses
-from ._defs.regression import huber, log_cosh, mae, mse, quantile, smooth_l1
+from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
+from . import _defs  # noqa: F401  (registers every loss)
 
 __version__ = "0.1.0"
+
+# Every registered loss is a public name: pl.mse, pl.cross_entropy, ...
+globals().update(_REGISTRY)
 
 __all__ = [
     "Loss", "losses", "get", "backends", "checking", "set_num_threads", "get_num_threads",
     "PylossError", "PylossValueError", "PylossTypeError", "PylossNotImplementedError", "CheckError",
-    "mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile",
-]
+] + list(_REGISTRY)
