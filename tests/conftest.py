@@ -64,6 +64,10 @@ class Case:
         overriding ``DEFAULT_RTOL``.
     fd_step, fd_rtol
         Central-difference step (relative to max(1, |x|)) and tolerance.
+    shape_free
+        Indices of inputs whose batch size may differ from the first input's
+        (GAN real/fake batches); the others must raise a ValueError on a
+        batch-size mismatch.
     hyp_bounds
         {input index: (lo, hi)}: float inputs that hypothesis may fill with
         any finite value in that range (magnitudes above ``1e15`` are clipped
@@ -81,6 +85,7 @@ class Case:
     fd_step: float = 1e-6
     fd_rtol: float = 1e-6
     hyp_bounds: dict = None
+    shape_free: tuple = ()
 
 
 def _collect():
