@@ -287,3 +287,12 @@ def option_variants(loss, case):
     if "weight" in loss.options:
         out.append((f"opts={case.option_sets[0]} weighted", case.option_sets[0], True))
     return out
+
+
+def pytest_configure(config):
+    # hypothesis imports libcst to print a failing example as a patch, and
+    # libcst's import warns (mypy_extensions.TypedDict); under
+    # filterwarnings=error that turns every hypothesis failure into a pytest
+    # INTERNALERROR that hides the falsifying example.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
