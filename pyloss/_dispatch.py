@@ -120,16 +120,20 @@ def real_input(x, name):
 
 
 def compute_dtype(*arrays):
-    """float64 if any float input is float64, else float32 (float16 -> float32)."""
+    """float64 if any float input is float64, else float32 (float16 -> float32).
+
+    By kind and size, not dtype equality: a byte-swapped ('>f8') float64 is
+    float64 too."""
     for a in arrays:
-        if a is not None and a.dtype == _F64:
+        if a is not None and a.dtype.kind == "f" and a.dtype.itemsize == 8:
             return _F64
     return _F32
 
 
 def grad_dtype(a):
-    """Gradients keep the input's dtype; float16 answers in float32 (SPEC 3a)."""
-    return _F32 if a.dtype == _F16 else a.dtype
+    """Gradients keep the input's dtype; float16 answers in float32 (SPEC 3a).
+    Always native byte order (the kernels write native floats)."""
+    return _F64 if a.dtype.itemsize == 8 else _F32
 
 
 def contiguous(a, dtype):
