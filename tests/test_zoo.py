@@ -154,6 +154,16 @@ def layout(a, kind):
         b = a.copy()
         b.flags.writeable = False
         return b
+    if kind == "unaligned":          # contiguous, but at an odd byte address
+        if a.dtype.itemsize == 1:
+            return a.copy()
+        buf = np.zeros(a.nbytes + a.dtype.itemsize, np.uint8)
+        v = np.ndarray(a.shape, a.dtype, buffer=buf, offset=1)
+        v[...] = a
+        assert not v.flags.aligned
+        return v
+    if kind == "byteswapped":        # non-native byte order, same values
+        return a.astype(a.dtype.newbyteorder())
     if kind == "broadcast":          # stride-0 axis (a view of one row)
         if a.ndim == 0 or a.shape[0] == 0:
             return a.copy()
@@ -162,15 +172,16 @@ def layout(a, kind):
     raise AssertionError(kind)
 
 
-LAYOUTS = ("strided", "fortran", "negative", "readonly")
+LAYOUTS = ("strided", "fortran", "negative", "readonly", "unaligned", "byteswapped")
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_layouts_give_identical_results(name, backend, dtype):
-    """Strided / Fortran / negatively strided / read-only inputs (and weights)
-    give bit-identical results to contiguous ones."""
+    """Strided / Fortran / negatively strided / read-only / unaligned /
+    byte-swapped inputs (and weights) give bit-identical results to
+    contiguous native ones, in native dtypes."""
     loss, case = pl.get(name), case_of(name)
     rng = np.random.default_rng(3)
     for shape in [(7, 5), (33,)]:
