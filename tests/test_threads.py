@@ -90,3 +90,36 @@ def test_c_kernels_release_the_gil(restore_threads):
         if t1 - t0 > 3 * margin and inside > 0:
             return
     pytest.fail(f"the main thread never ran during C calls (duration, stamps inside): {report}")
+
+
+def test_concurrent_calls_from_python_threads():
+    """Several Python threads calling every backend at once on inputs above
+    the parallel cut-off: no crash (numba's default threading layer aborts
+    the process when two threads enter a parallel region, so this runs in a
+    subprocess) and the same bits as a call from the main thread."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = textwrap.dedent("""
+        import numpy as np
+        from concurrent.futures import ThreadPoolExecutor
+        import pyloss as pl
+        rng = np.random.default_rng(0)
+        n = (1 << 17) + 5
+        p, t = rng.standard_normal(n), rng.standard_normal(n)
+        for backend in pl.backends():
+            for name in ("mse", "log_cosh"):
+                loss = pl.get(name)
+                want = loss.value_and_grad(p, t, backend=backend)
+                with ThreadPoolExecutor(4) as ex:
+                    got = list(ex.map(lambda _: loss.value_and_grad(p, t, backend=backend), range(8)))
+                for v, g in got:
+                    assert v == want[0] and np.array_equal(g, want[1]), (backend, name)
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-3000:])
