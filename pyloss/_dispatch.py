@@ -179,6 +179,23 @@ def check_out(out, shape, dtype, name="out"):
     return out
 
 
+def overlaps_unsafely(out, *inputs):
+    """Whether `out` shares memory with an input other than exactly.
+
+    Kernels tolerate ``out`` being the very buffer of an input (element i is
+    read before it is written), not a shifted or reshaped overlap: there a
+    write lands on an element not yet read.  Callers compute into a
+    temporary and copy when this is true (SPEC 3a).
+    """
+    for a in inputs:
+        if a is None or not np.may_share_memory(out, a):
+            continue
+        if not (a.ctypes.data == out.ctypes.data and a.dtype.itemsize == out.dtype.itemsize
+                and a.size == out.size):
+            return True
+    return False
+
+
 def class_targets(target, name, num_classes, ignore_index, shape):
     """Integer class indices of `shape`: validated as in [0, C) or ignore_index.
 
