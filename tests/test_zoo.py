@@ -294,6 +294,42 @@ def test_out_aliasing_an_input(name, backend, dtype):
     assert tried, f"{name}: no input could serve as an aliasing out= buffer"
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES[1:], ids=lambda d: d.name)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_out_partially_overlapping_an_input(name, backend, dtype):
+    """SPEC 3a: out= sharing memory with an input -- here shifted by one
+    element inside one buffer, so a kernel that writes element i before it
+    reads element i + 1 would corrupt its own input."""
+    loss, case = pl.get(name), case_of(name)
+    rng = np.random.default_rng(15)
+    ops = [op for op in ops_of(loss) if op != "value"]
+    arrays, opts = make(name, rng, (7, 5), dtype)
+    for k, i in enumerate(diff_index(loss)):
+        x = arrays[i]
+        for shift in (1, -1):
+            for reduction in reductions_of(loss, case):
+                for op in ops:
+                    want = call(loss, op, arrays, opts, reduction, backend)
+                    buf = np.zeros(x.size + 1, x.dtype)
+                    xin = (buf[1:] if shift > 0 else buf[:-1]).reshape(x.shape)
+                    out = (buf[:-1] if shift > 0 else buf[1:]).reshape(x.shape)
+                    xin[...] = x
+                    arrays2 = list(arrays)
+                    arrays2[i] = xin
+                    bufs = _grad_buffers(loss, arrays, 0.0)
+                    bufs[k] = out
+                    got = call(loss, op, tuple(arrays2), opts, reduction, backend,
+                               out=_pack(loss, bufs))
+                    what = f"{name} {backend} {dtype} out[{k}] overlaps input {i} shifted {shift} {reduction} {op}"
+                    wv, wd = split(op, want)
+                    gv, gd = split(op, got)
+                    if wv is not None:
+                        np.testing.assert_array_equal(gv, wv, err_msg=what, strict=True)
+                    for g, w in zip(gd, wd):
+                        np.testing.assert_array_equal(g, w, err_msg=what, strict=True)
+
+
 def _wrong_buffers(buf):
     """(label, bad buffer, expected exception) for a correct buffer `buf`."""
     wrong_dt = np.float64 if buf.dtype == np.float32 else np.float32
