@@ -113,7 +113,7 @@ def test_hand_derived_values(name, backend):
             arr = tuple(np.asarray(a, dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
                         for a in arrays)
             v = loss(*arr, reduction=reduction, backend=backend, **opts)
-            rtol = 1e-12 if dtype == np.float64 else 1e-6
+            rtol = 1e-12 if dtype == np.float64 else 1e-5
             np.testing.assert_allclose(v, expected, rtol=rtol, atol=rtol,
                                        err_msg=f"{name} {backend} {dtype.__name__}: {why}")
 
@@ -175,7 +175,7 @@ def test_weight_of_wrong_shape_names_weight(name):
     if "weight" not in loss.options:
         pytest.skip(f"{name} takes no weight")
     arrays, opts = make(name, np.random.default_rng(0), (6, 5), np.float64)
-    for bad in (np.ones(7), np.ones((6, 5, 3, 2))):
+    for bad in (np.ones(1021), np.ones((6, 5, 3, 2))):
         with pytest.raises(pl.PylossValueError, match="weight"):
             loss(*arrays, weight=bad, **opts)
     with pytest.raises(pl.PylossTypeError, match="weight"):

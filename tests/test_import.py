@@ -174,8 +174,9 @@ def test_checking_catches_a_wrong_backend(name, monkeypatch):
                 with pytest.raises(pl.CheckError) as ei:
                     call(loss, op, arrays, opts, "mean", backend)
             msg = str(ei.value)
-            for part in (name, backend, "float32", str(arrays[0].shape)):
+            for part in (name, backend, "float32"):
                 assert part in msg, (part, msg)
+            assert any(str(a.shape) in msg for a in arrays), ("shape", msg)
         call(loss, "value", arrays, opts, "mean", backend)      # and off again after the block
 
 

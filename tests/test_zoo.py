@@ -5,8 +5,11 @@ Sizes: 0, 1, odd, SIMD width +- 1, more than one PL_BLOCK, and (slow) more
 than the parallel cut-off; layouts: strided, Fortran order, negative strides,
 read-only, 0-d.  Every call also checks that its inputs are unchanged, and
 the `out=` path (plain, aliasing an input, wrong buffers).  A hypothesis test
-draws shapes and values for every loss.
+draws shapes and values for every loss (PYLOSS_HYPOTHESIS_EXAMPLES=500 for a
+longer hunt; 25 per loss by default).
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -406,7 +409,8 @@ def _hyp_arrays(draw, loss, case, dtype, shape, rng):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("PYLOSS_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_hypothesis_shapes_and_values(name, data):
     loss, case = pl.get(name), case_of(name)
