@@ -64,6 +64,10 @@ class Case:
         overriding ``DEFAULT_RTOL``.
     fd_step, fd_rtol
         Central-difference step (relative to max(1, |x|)) and tolerance.
+    empty_mean
+        The ``mean`` of zero-size inputs: NaN (NumPy's mean of nothing, SPEC 2)
+        unless the loss's own formula says otherwise (a ``max(1, count)``
+        normaliser gives 0).
     shape_free
         Indices of inputs whose batch size may differ from the first input's
         (GAN real/fake batches); the others must raise a ValueError on a
@@ -86,6 +90,7 @@ class Case:
     fd_rtol: float = 1e-6
     hyp_bounds: dict = None
     shape_free: tuple = ()
+    empty_mean: float = float("nan")
 
 
 def _collect():

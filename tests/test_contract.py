@@ -121,6 +121,7 @@ def test_hand_derived_values(name, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_size_mean_is_nan_sum_is_zero_without_warnings(name, backend):
+    """SPEC 2: mean of nothing is nan (or Case.empty_mean), sum is 0, no warnings."""
     loss, case = pl.get(name), case_of(name)
     for dtype in (np.float32, np.float64):
         arrays, opts = make(name, np.random.default_rng(0), (0,), dtype)
@@ -130,7 +131,7 @@ def test_zero_size_mean_is_nan_sum_is_zero_without_warnings(name, backend):
                 reds = reductions_of(loss, case)
                 if "mean" in reds:
                     v = loss(*arrays, reduction="mean", backend=backend, **opts)
-                    assert np.isnan(v), (name, backend, v)
+                    np.testing.assert_equal(float(v), case.empty_mean, err_msg=f"{name} {backend}")
                 if "sum" in reds:
                     assert loss(*arrays, reduction="sum", backend=backend, **opts) == 0
                 if "none" in reds:
@@ -146,27 +147,36 @@ def test_zero_size_mean_is_nan_sum_is_zero_without_warnings(name, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_weights_are_pure_multipliers(name, backend):
-    """weight=2 doubles sum and its derivatives and leaves mean unchanged;
-    weight=-1 negates sum and also leaves mean unchanged (SPEC 3a: negative
-    weights are allowed, mean is sum(w l) / sum(w))."""
+    """Scaling a valid weight by c scales sum and its derivatives by c and
+    leaves mean unchanged; c = -1 included (SPEC 3a: negative weights are
+    allowed, mean is sum(w l) / sum(w))."""
     loss, case = pl.get(name), case_of(name)
     if "weight" not in loss.options:
         pytest.skip(f"{name} takes no weight")
-    arrays, opts = make(name, np.random.default_rng(7), (6, 5), np.float64)
+    rng = np.random.default_rng(7)
+    arrays, opts = make(name, rng, (6, 5), np.float64, weighted=True)
+    w = opts["weight"]
     for c in (2.0, -1.0, 0.5):
         for op in ops_of(loss):
             for red in ("sum", "mean", "none"):
                 if red not in reductions_of(loss, case):
                     continue
                 v0, d0 = split(op, call(loss, op, arrays, opts, red, backend))
-                v1, d1 = split(op, call(loss, op, arrays, dict(opts, weight=c), red, backend))
+                v1, d1 = split(op, call(loss, op, arrays, dict(opts, weight=c * w), red, backend))
                 f = 1.0 if red == "mean" else c
-                what = f"{name} {backend} weight={c} {red} {op}"
+                what = f"{name} {backend} weight*{c} {red} {op}"
                 if v0 is not None:
                     np.testing.assert_allclose(v1, f * np.asarray(v0), rtol=1e-14, err_msg=what)
                 if d0 is not None:
                     for a, b in zip(d0, d1):
                         np.testing.assert_allclose(b, f * a, rtol=1e-14, atol=1e-300, err_msg=what)
+    # and a scalar weight where the loss broadcasts per element (SPEC 3a)
+    if case.weight is None:
+        for red in [r for r in ("sum", "mean") if r in reductions_of(loss, case)]:
+            plain = {k: v for k, v in opts.items() if k != "weight"}
+            v0 = loss(*arrays, reduction=red, backend=backend, **plain)
+            v1 = loss(*arrays, reduction=red, backend=backend, **dict(plain, weight=2.0))
+            np.testing.assert_allclose(v1, (2.0 if red == "sum" else 1.0) * v0, rtol=1e-14)
 
 
 @pytest.mark.parametrize("name", NAMES)
