@@ -120,16 +120,20 @@ def real_input(x, name):
 
 
 def compute_dtype(*arrays):
-    """float64 if any float input is float64, else float32 (float16 -> float32)."""
+    """float64 if any float input is float64, else float32 (float16 -> float32).
+
+    By kind and size, not dtype equality: a byte-swapped ('>f8') float64 is
+    float64 too."""
     for a in arrays:
-        if a is not None and a.dtype == _F64:
+        if a is not None and a.dtype.kind == "f" and a.dtype.itemsize == 8:
             return _F64
     return _F32
 
 
 def grad_dtype(a):
-    """Gradients keep the input's dtype; float16 answers in float32 (SPEC 3a)."""
-    return _F32 if a.dtype == _F16 else a.dtype
+    """Gradients keep the input's dtype; float16 answers in float32 (SPEC 3a).
+    Always native byte order (the kernels write native floats)."""
+    return _F64 if a.dtype.itemsize == 8 else _F32
 
 
 def contiguous(a, dtype):
@@ -173,6 +177,23 @@ def check_out(out, shape, dtype, name="out"):
     if not out.flags.writeable:
         raise PylossValueError(f"{name}: expected a writeable array, got a read-only one")
     return out
+
+
+def overlaps_unsafely(out, *inputs):
+    """Whether `out` shares memory with an input other than exactly.
+
+    Kernels tolerate ``out`` being the very buffer of an input (element i is
+    read before it is written), not a shifted or reshaped overlap: there a
+    write lands on an element not yet read.  Callers compute into a
+    temporary and copy when this is true (SPEC 3a).
+    """
+    for a in inputs:
+        if a is None or not np.may_share_memory(out, a):
+            continue
+        if not (a.ctypes.data == out.ctypes.data and a.dtype.itemsize == out.dtype.itemsize
+                and a.size == out.size):
+            return True
+    return False
 
 
 def class_targets(target, name, num_classes, ignore_index, shape):

@@ -247,7 +247,9 @@ class ElementwiseLoss(Loss):
             name = "out"
             if out is not None:
                 D.check_out(out, shape, c.gdtype, name)
-                deriv = out if c.gdtype == dt else np.empty(shape, dt)
+                direct = c.gdtype == dt and not D.overlaps_unsafely(
+                    out, c.pred, c.target, c.weight, c.aux)
+                deriv = out if direct else np.empty(shape, dt)
             else:
                 deriv = np.empty(shape, dt)
         grad = deriv if op in ("grad", "vg") else None
@@ -256,12 +258,11 @@ class ElementwiseLoss(Loss):
         total = kern(c.pred, c.target, c.weight, c.aux, c.p0, c.p1, scale, loss, grad, hess,
                      get_num_threads()) if backend != "numpy" else \
             kern(c, scale, loss, grad, hess)
-        if deriv is not None and deriv.dtype != c.gdtype:
-            if out is not None:
-                out[...] = deriv
-                deriv = out
-            else:
-                deriv = deriv.astype(c.gdtype)
+        if out is not None and deriv is not out:
+            out[...] = deriv
+            deriv = out
+        elif deriv is not None and deriv.dtype != c.gdtype:
+            deriv = deriv.astype(c.gdtype)
         if op in ("grad", "hess"):
             return deriv
         if reduction == "none":

@@ -19,21 +19,32 @@ def _away_from(*kinks):
     return ok
 
 
+# Any finite float: hypothesis fills pred and target (clipped to 1e15 in
+# float32 so that r**2 stays finite; float64 up to 1e150 for the same reason).
+_BOUNDS = {0: (-1e150, 1e150), 1: (-1e150, 1e150)}
+_COMMON = dict(int_castable=(1,), hyp_bounds=_BOUNDS)
+
 CASES = {
-    "mse": Case(_make, hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "sum", 5.0, "0 + 1 + 4")]),
+    "mse": Case(_make, hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "sum", 5.0, "0 + 1 + 4")],
+                **_COMMON),
     "mae": Case(_make, fd_ok=_away_from(),
-                hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "mean", 1.0, "(0 + 1 + 2) / 3")]),
+                hand=[(([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]), {}, "mean", 1.0, "(0 + 1 + 2) / 3")],
+                **_COMMON),
     "huber": Case(_make, option_sets=[{}, {"delta": 0.3}, {"delta": 2.5}],
                   fd_ok=_away_from(("delta", 1.0)),
                   hand=[(([0.5, 3.0], [0.0, 0.0]), {"delta": 1.0}, "sum", 2.625,
-                         "0.5*0.5^2 + 1*(3 - 0.5) = 0.125 + 2.5")]),
+                         "0.5*0.5^2 + 1*(3 - 0.5) = 0.125 + 2.5")],
+                  **_COMMON),
     "smooth_l1": Case(_make, option_sets=[{}, {"beta": 0.0}, {"beta": 0.25}],
                       fd_ok=_away_from(("beta", 1.0)),
                       hand=[(([0.5, 3.0], [0.0, 0.0]), {"beta": 2.0}, "sum", 2.0625,
-                             "0.5*0.25/2 + (3 - 1) = 0.0625 + 2")]),
+                             "0.5*0.25/2 + (3 - 1) = 0.0625 + 2")],
+                      **_COMMON),
     "log_cosh": Case(_make, hand=[(([1000.0], [0.0]), {}, "sum", 1000.0 - np.log(2.0),
-                                   "log cosh x = x - log 2 + log1p(e^-2x), e^-2000 = 0")]),
+                                   "log cosh x = x - log 2 + log1p(e^-2x), e^-2000 = 0")],
+                     **_COMMON),
     "quantile": Case(_make, option_sets=[{}, {"q": 0.1}, {"q": 0.9}], fd_ok=_away_from(),
                      hand=[(([0.0, 0.0], [1.0, -1.0]), {"q": 0.9}, "sum", 1.0,
-                            "u=1: 0.9*1; u=-1: (0.9-1)*(-1) = 0.1")]),
+                            "u=1: 0.9*1; u=-1: (0.9-1)*(-1) = 0.1")],
+                     **_COMMON),
 }

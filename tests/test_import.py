@@ -1,0 +1,225 @@
+"""Import-time and first-call overheads, backend discovery and fallback,
+and checking mode (``pl.checking()`` and ``PYLOSS_CHECK=1``)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import pyloss as pl
+import pyloss._dispatch as D
+from conftest import F32, F64, call, case_of, make, ops_of, reductions_of
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMES = pl.losses()
+BACKENDS = pl.backends()
+
+
+def run_python(code, env=None):
+    """Run code in a fresh interpreter importing this checkout's pyloss."""
+    e = dict(os.environ)
+    e.pop("PYLOSS_CHECK", None)
+    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
+    e.update(env or {})
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=e,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"subprocess failed:\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def test_import_does_not_import_numba():
+    out = run_python("""
+        import sys
+        import pyloss as pl
+        print(pl.__file__)
+        print(sorted(m for m in sys.modules if m == "numba" or m.startswith("numba.")))
+        pl.losses(); pl.backends(); pl.backends(verbose=True)
+        print(sorted(m for m in sys.modules if m == "numba" or m.startswith("numba.")))
+    """)
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(os.path.join(ROOT, "pyloss")), lines[0]
+    assert lines[1] == "[]" and lines[2] == "[]", out
+
+
+@pytest.mark.skipif("c" not in BACKENDS, reason="C backend not built")
+def test_first_c_call_compiles_nothing():
+    out = run_python("""
+        import sys, time
+        import numpy as np
+        import pyloss as pl
+        a = np.linspace(-1, 1, 1000, dtype=np.float32)
+        b = np.zeros(1000, np.float32)
+        t0 = time.perf_counter()
+        pl.mse(a, b, backend="c")
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for name in pl.losses():
+            loss = pl.get(name)
+            arrays, opts = loss.example(np.random.default_rng(0), 100, np.dtype(np.float32))
+            loss(*arrays, **opts)                      # auto: C where it is built
+            loss.value_and_grad(*arrays, backend="c", **opts)
+            if loss.has_hessian:
+                loss.hessian(*arrays, backend="c", **opts)
+        rest = time.perf_counter() - t0
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("numba", "llvmlite", "setuptools",
+                 "distutils") or m in ("cffi.recompiler", "cffi.verifier", "cffi.ffiplatform")]
+        print(first, rest, heavy)
+    """)
+    first, rest, heavy = out.split(" ", 2)
+    assert heavy.strip() == "[]", f"modules a C call should never import: {heavy}"
+    assert float(first) < 0.5, f"first C call took {float(first):.3f} s"
+    assert float(rest) < 2.0, f"first calls of every loss took {float(rest):.3f} s"
+
+
+def test_backends_and_losses():
+    b = pl.backends()
+    assert isinstance(b, tuple) and b[-1] == "numpy" and set(b) <= {"c", "numba", "numpy"}
+    v = pl.backends(verbose=True)
+    assert set(v) == {"c", "numba", "numpy"} and v["numpy"] == "available"
+    for k in ("c", "numba"):
+        assert (v[k] == "available") == (k in b), v
+        assert isinstance(v[k], str) and v[k]
+    names = pl.losses()
+    assert isinstance(names, tuple) and all(isinstance(n, str) for n in names)
+    for n in ("mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile"):
+        assert n in names
+
+
+@pytest.fixture
+def no_c(monkeypatch):
+    a = dict(D._probe())
+    a.update(c=False, c_reason="the C extension is not built (simulated by the test)")
+    monkeypatch.setattr(D, "_available", a)
+    # A real build without C never caches C kernels on a loss object: drop any
+    # per-loss cache of C entry points built earlier in this process.
+    for name in pl.losses():
+        loss = pl.get(name)
+        for attr in ("_fast",):
+            if getattr(loss, attr, None) is not None:
+                monkeypatch.setattr(loss, attr, None)
+    return a
+
+
+def _spy_backend(monkeypatch, loss):
+    used = []
+    real = loss._compute
+
+    def spy(c, backend, *args, **kw):
+        used.append(backend)
+        return real(c, backend, *args, **kw)
+    monkeypatch.setattr(loss, "_compute", spy)
+    return used
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_build_without_c_falls_back(name, no_c, monkeypatch):
+    loss = pl.get(name)
+    arrays, opts = make(name, np.random.default_rng(0), (7, 5), F64)
+    assert "c" not in pl.backends()
+    assert "simulated" in pl.backends(verbose=True)["c"]
+    want = loss(*arrays, backend="numpy", **opts)
+    used = _spy_backend(monkeypatch, loss)
+    v = loss(*arrays, **opts)
+    assert used == ["numba" if no_c["numba"] else "numpy"]
+    np.testing.assert_allclose(v, want, rtol=1e-10)
+    for op in ops_of(loss):
+        with pytest.raises(pl.PylossValueError, match="backend='c'.*simulated"):
+            call(loss, op, arrays, opts, "mean", "c")
+    # and without numba either: everything on numpy
+    monkeypatch.setattr(D, "_available", dict(no_c, numba=False, numba_reason="numba is not installed"))
+    assert pl.backends() == ("numpy",)
+    used.clear()
+    v = loss(*arrays, **opts)
+    assert used == ["numpy"]
+    with pytest.raises(pl.PylossValueError, match="numba is not installed"):
+        loss(*arrays, backend="numba", **opts)
+
+
+# ------------------------------------------------------------------ checking
+
+def _break(monkeypatch, loss):
+    """Make every non-reference backend answer 1.5x + 1 (a wrong kernel)."""
+    real = loss._compute
+
+    def wrong(c, backend, *args, **kw):
+        r = real(c, backend, *args, **kw)
+        if backend == "numpy":
+            return r
+
+        def bad(x):
+            if isinstance(x, tuple):
+                return tuple(bad(y) for y in x)
+            return x * 1.5 + 1
+        return bad(r)
+    monkeypatch.setattr(loss, "_compute", wrong)
+
+
+@pytest.mark.parametrize("dtype", (F32, F64), ids=lambda d: d.name)
+@pytest.mark.parametrize("name", NAMES)
+def test_checking_passes_correct_kernels(name, dtype):
+    loss, case = pl.get(name), case_of(name)
+    for extra in case.option_sets:
+        arrays, opts = make(name, np.random.default_rng(30), (33,), dtype, extra)
+        with pl.checking():
+            for backend in BACKENDS:
+                for red in reductions_of(loss, case):
+                    for op in ops_of(loss):
+                        call(loss, op, arrays, opts, red, backend)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checking_catches_a_wrong_backend(name, monkeypatch):
+    loss = pl.get(name)
+    arrays, opts = make(name, np.random.default_rng(31), (7, 5), F32)
+    _break(monkeypatch, loss)
+    for backend in [b for b in BACKENDS if b != "numpy"]:
+        call(loss, "value", arrays, opts, "mean", backend)      # checking off: no error
+        for op in ops_of(loss):
+            with pl.checking(rtol=1e-4, atol=1e-6):
+                with pytest.raises(pl.CheckError) as ei:
+                    call(loss, op, arrays, opts, "mean", backend)
+            msg = str(ei.value)
+            for part in (name, backend, "float32"):
+                assert part in msg, (part, msg)
+            assert any(str(a.shape) in msg for a in arrays), ("shape", msg)
+        call(loss, "value", arrays, opts, "mean", backend)      # and off again after the block
+
+
+def test_checking_rejects_bad_tolerances():
+    with pytest.raises(pl.PylossValueError):
+        with pl.checking(rtol=-1):
+            pass
+
+
+def test_pyloss_check_environment_variable():
+    code = """
+        import numpy as np
+        import pyloss as pl
+        a = np.linspace(-1, 1, 12).reshape(3, 4)
+        b = np.zeros((3, 4))
+        # C (or, without it, every backend): numba's JIT start-up is not what this tests
+        backends = ["c"] if "c" in pl.backends() else list(pl.backends()[:-1])
+        for backend in backends + ["numpy"]:
+            pl.huber.value_and_grad(a, b, backend=backend)     # correct kernels pass
+        real = pl.huber._compute
+        def wrong(c, backend, *args, **kw):
+            r = real(c, backend, *args, **kw)
+            return r if backend == "numpy" else r * 2 + 1
+        pl.huber._compute = wrong
+        for backend in backends:
+            try:
+                pl.huber(a, b, backend=backend)
+            except pl.CheckError as e:
+                print("CheckError:", e)
+            else:
+                print("no error")
+    """
+    out = run_python(code, {"PYLOSS_CHECK": "1"})
+    lines = out.strip().splitlines()
+    assert lines and all(ln.startswith("CheckError:") for ln in lines), out
+    for ln, backend in zip(lines, ["c"] if "c" in BACKENDS else BACKENDS[:-1]):
+        assert "huber" in ln and backend in ln and "float64" in ln and "(3, 4)" in ln, ln
+    out = run_python(code, {"PYLOSS_CHECK": "0"})
+    assert all(ln == "no error" for ln in out.strip().splitlines()), out

@@ -1,0 +1,126 @@
+"""Thread-count independence and GIL release.
+
+Results must be bit-identical for 1 and 2 threads (SPEC 2: fixed-size blocks,
+partials combined in a fixed order) on inputs above the parallel cut-off,
+for every loss, parallel backend, dtype, reduction and operation.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import pyloss as pl
+from conftest import F32, F64, call, case_of, make, reductions_of, split
+
+NAMES = pl.losses()
+PARALLEL = [b for b in pl.backends() if b != "numpy"]
+BIG = (1 << 17) + 5
+
+
+def test_get_and_set_num_threads(restore_threads):
+    n = pl.get_num_threads()
+    assert isinstance(n, int) and n >= 1
+    pl.set_num_threads(1)
+    assert pl.get_num_threads() == 1
+    pl.set_num_threads(3)
+    assert pl.get_num_threads() == 3
+    for bad in (0, -1, 1.5, "2", True, None):
+        with pytest.raises(pl.PylossValueError, match="set_num_threads"):
+            pl.set_num_threads(bad)
+    assert pl.get_num_threads() == 3
+
+
+@pytest.mark.skipif(not PARALLEL, reason="no parallel backend built")
+@pytest.mark.parametrize("dtype", (F32, F64), ids=lambda d: d.name)
+@pytest.mark.parametrize("backend", PARALLEL)
+@pytest.mark.parametrize("name", NAMES)
+def test_bit_identical_for_1_and_2_threads(name, backend, dtype, restore_threads):
+    loss, case = pl.get(name), case_of(name)
+    rng = np.random.default_rng(20)
+    weighted = "weight" in loss.options
+    arrays, opts = make(name, rng, (BIG,), dtype, case.option_sets[-1], weighted)
+    # value-only, fused, per-element and Hessian modes: each a different kernel path
+    runs = [("mean", "vg"), ("none", "vg"), ("sum", "value")]
+    if loss.has_hessian:
+        runs.append(("mean", "hess"))
+    for reduction, op in runs:
+        if reduction in reductions_of(loss, case):
+            got = []
+            for n in (1, 2):
+                pl.set_num_threads(n)
+                v, d = split(op, call(loss, op, arrays, opts, reduction, backend))
+                got.append(([] if v is None else [np.asarray(v)]) + list(d or ()))
+            for a, b in zip(got[0], got[1]):
+                np.testing.assert_array_equal(a, b, strict=True,
+                                              err_msg=f"{name} {backend} {reduction} {op}")
+
+
+@pytest.mark.skipif("c" not in pl.backends(), reason="C backend not built")
+def test_c_kernels_release_the_gil(restore_threads):
+    """While a long C call runs in a worker thread, the main thread keeps
+    executing Python.  If the call held the GIL, the main thread could not
+    record a single timestamp inside it (the margins cover the 5 ms switch
+    interval around the call).  Deterministic in the failing direction; three
+    attempts absorb a machine so busy that the main thread got no CPU."""
+    pl.set_num_threads(1)
+    rng = np.random.default_rng(21)
+    p, t = rng.standard_normal(1_000_000), rng.standard_normal(1_000_000)
+    pl.log_cosh(p, t, backend="c")
+    report = []
+    for attempt in range(3):
+        stamps, span = [], []
+        done = threading.Event()
+
+        def worker():
+            t0 = time.perf_counter()
+            for _ in range(3):
+                pl.log_cosh(p, t, backend="c")
+            span.extend((t0, time.perf_counter()))
+            done.set()
+
+        th = threading.Thread(target=worker)
+        th.start()
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+        th.join()
+        t0, t1 = span
+        margin = max(0.02, 0.1 * (t1 - t0))
+        inside = sum(1 for s in stamps if t0 + margin < s < t1 - margin)
+        report.append((round(t1 - t0, 3), inside))
+        if t1 - t0 > 3 * margin and inside > 0:
+            return
+    pytest.fail(f"the main thread never ran during C calls (duration, stamps inside): {report}")
+
+
+def test_concurrent_calls_from_python_threads():
+    """Several Python threads calling every backend at once on inputs above
+    the parallel cut-off: no crash (numba's default threading layer aborts
+    the process when two threads enter a parallel region, so this runs in a
+    subprocess) and the same bits as a call from the main thread."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = textwrap.dedent("""
+        import numpy as np
+        from concurrent.futures import ThreadPoolExecutor
+        import pyloss as pl
+        rng = np.random.default_rng(0)
+        n = (1 << 17) + 5
+        p, t = rng.standard_normal(n), rng.standard_normal(n)
+        for backend in pl.backends():
+            for name in ("mse", "log_cosh"):
+                loss = pl.get(name)
+                want = loss.value_and_grad(p, t, backend=backend)
+                with ThreadPoolExecutor(4) as ex:
+                    got = list(ex.map(lambda _: loss.value_and_grad(p, t, backend=backend), range(8)))
+                for v, g in got:
+                    assert v == want[0] and np.array_equal(g, want[1]), (backend, name)
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-3000:])
