@@ -429,6 +429,13 @@ def _versions():
     return out
 
 
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (OSError, AttributeError):
+        return None
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -647,7 +654,7 @@ def _header(pl, threads, dtype, repeat, sample_s, bw):
     return {"pyloss": pl.__version__, "backends": list(pl.backends()), "threads": threads,
             "cpus": os.cpu_count(), "cpu": _cpu_model(), "platform": platform.platform(),
             "dtype": dtype.name, "repeat": repeat, "sample_s": sample_s, "c_flags": flags,
-            "versions": _versions(), "bandwidth": bw,
+            "versions": _versions(), "bandwidth": bw, "loadavg": _loadavg(),
             "command": "pyloss bench " + " ".join(sys.argv[2:] if len(sys.argv) > 1
                                                    and sys.argv[1] == "bench" else sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -674,7 +681,8 @@ def _render(h, results):
     v = ", ".join(f"{k} {x}" for k, x in h["versions"].items())
     lines = [
         f"pyloss {h['pyloss']} bench  {h['date']}",
-        f"machine: {h['cpu']}, {h['cpus']} CPUs, {h['platform']}",
+        f"machine: {h['cpu']}, {h['cpus']} CPUs, {h['platform']}, load average "
+        f"{h.get('loadavg')} at the end (other work competing for the CPUs)",
         f"versions: {v}",
         f"backends: {', '.join(h['backends'])}; threads {h['threads']}; dtype {h['dtype']}; "
         f"C flags: {h['c_flags']}",
