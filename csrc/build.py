@@ -58,8 +58,14 @@ def _accepts(flags):
 
 
 def _flags():
+    # -fno-trapping-math: values are unchanged (IEEE results, NaN/Inf kept; it
+    # only stops GCC from preserving FP-exception *flags*, which nothing here
+    # reads), but without it GCC will not if-convert the selects in branchy
+    # point functions (sign, huber's |r| <= delta, exp/log range checks), so
+    # those loops stayed scalar with mispredicted branches: 10-30x slower
+    # (bench/RESULTS.md, "vectorisation").
     cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter",
-              "-fno-math-errno", "-D_GNU_SOURCE"]
+              "-fno-math-errno", "-fno-trapping-math", "-D_GNU_SOURCE"]
     ldflags = []
     if os.environ.get("PYLOSS_SANITIZE") == "1":
         cflags += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",

@@ -25,7 +25,9 @@
 
 #define PL_BLOCK 4096          /* elements per deterministic block */
 #define PL_LANES 8             /* independent accumulators per block */
+#ifndef PL_PAR_MIN              /* -DPL_PAR_MIN=n: bench/crossover.py builds a variant */
 #define PL_PAR_MIN (1 << 17)   /* below this a kernel stays on one thread */
+#endif
 
 #define PL_INLINE static inline __attribute__((always_inline))
 

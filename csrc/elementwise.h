@@ -64,7 +64,7 @@
         }                                                                                       \
         return pl_lanes_sum(acc);                                                               \
     }                                                                                           \
-    static double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,                \
+    PL_INLINE double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,             \
                                        const T *weight, const T *aux, T p0, T p1, T scale,      \
                                        T *loss, T *grad, T *hess, int m, int wa)                \
     {                                                                                           \

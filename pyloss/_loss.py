@@ -18,7 +18,8 @@ every loss that is a function of (pred_i, target_i).
 import numpy as np
 
 from . import _dispatch as D
-from ._config import check_tolerances, get_num_threads
+from . import _config
+from ._config import _ENV_CHECK, _checking, check_tolerances, get_num_threads
 from ._errors import CheckError, PylossError, PylossTypeError
 
 _REGISTRY = {}
@@ -196,6 +197,44 @@ class ElementwiseLoss(Loss):
         self._target_check = target_check
         self._float_target = float_target
         self._kernels = {}
+        self._fast = None
+
+    def _run(self, op, arrays, opts, reduction, backend, out):
+        # Fast path for the common call -- two C-contiguous ndarrays of one
+        # native float dtype, default options, C backend, no checking mode --
+        # which skips the general validation because every check it would do
+        # is answered by the tests below.  Anything else (or a failed test)
+        # takes the general path, which gives the same result or the error.
+        if (not opts and reduction != "none" and len(arrays) == 2
+                and (backend == "auto" or backend == "c")):
+            p, t = arrays
+            if type(p) is np.ndarray and type(t) is np.ndarray:
+                fast = (self._fast or self._build_fast()).get(p.dtype)
+                if (fast is not None and t.dtype is p.dtype and p.shape == t.shape
+                        and p.flags.c_contiguous and t.flags.c_contiguous
+                        and _checking.get() is None and not _ENV_CHECK):
+                    n = p.size
+                    if n:
+                        r = fast(op, p, t, n, reduction == "mean", out)
+                        if r is not None:
+                            return r
+        return Loss._run(self, op, arrays, opts, reduction, backend, out)
+
+    def _build_fast(self):
+        """dtype -> fast-path runner (empty when C is unavailable or the loss
+        validates targets or has no default parameters); built on first use."""
+        fast = {None: None}  # never empty, so `self._fast or ...` builds once
+        if self._target_check is None and D.check_backend("auto") == "c":
+            try:
+                p0, p1, _ = self._params(dict(self.options))
+            except PylossError:  # no valid defaults: always the general path
+                p0 = None
+            from . import _c
+            if p0 is not None and _c.has_kernel(self.name):
+                for dt in (D._F32, D._F64):
+                    fast[dt] = _fast_runner(_c, _c.kernel(self.name, dt), dt, p0, p1)
+        self._fast = fast
+        return fast
 
     def _bind(self, arrays, opts):
         pname, tname = self.inputs
@@ -272,6 +311,42 @@ class ElementwiseLoss(Loss):
         else:
             value = mean_of(total, denom, dt)
         return value if op == "value" else (value, deriv)
+
+
+def _fast_runner(_c, fn, dt, p0, p1):
+    """The C elementwise kernel called straight from two validated arrays
+    (see ElementwiseLoss._run); returns None to defer to the general path."""
+    ffi = _c.ffi
+    fb = ffi.from_buffer
+    NULL = ffi.NULL
+    ctype = _c._CTYPE[dt]
+    make = dt.type
+    empty = np.empty
+    threads = _config._threads
+
+    def run(op, p, t, n, mean, out):
+        scale = 1.0 / n if mean else 1.0
+        if op == "value":
+            total = fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale,
+                       NULL, NULL, NULL, threads[0])
+            return make(total / n if mean else total)
+        if out is None:
+            d = empty(p.shape, dt)
+        elif (type(out) is np.ndarray and out.dtype is dt and out.shape == p.shape
+              and out.flags.c_contiguous and out.flags.writeable):
+            d = out
+        else:
+            return None  # the general path raises the right error
+        dp = fb(ctype, d)
+        if op == "hess":
+            fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale, NULL, NULL, dp, threads[0])
+            return d
+        total = fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale, NULL, dp, NULL,
+                   threads[0])
+        if op == "grad":
+            return d
+        return make(total / n if mean else total), d
+    return run
 
 
 def _normal_example(rng, n, dtype):

@@ -1,0 +1,62 @@
+"""The per-call fast path of ElementwiseLoss (plain contiguous ndarrays,
+default options) must give bit-identical results and the same errors as the
+general path, which an explicit ``weight=None`` forces."""
+import numpy as np
+import pytest
+
+import pyloss as pl
+
+FAST = [n for n in pl.losses() if isinstance(pl.get(n), pl._loss.ElementwiseLoss)]
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fast_path_bit_identical(name, dtype, reduction, rng):
+    loss = pl.get(name)
+    case_arrays, _ = loss.example(rng, 1000, np.dtype(dtype))
+    p, t = case_arrays[:2]
+    v_fast = loss(p, t, reduction=reduction)
+    v_gen = loss(p, t, reduction=reduction, weight=None)
+    assert type(v_fast) is type(v_gen) and v_fast.tobytes() == v_gen.tobytes()
+    vf, gf = loss.value_and_grad(p, t, reduction=reduction)
+    vg, gg = loss.value_and_grad(p, t, reduction=reduction, weight=None)
+    assert vf.tobytes() == vg.tobytes() and gf.dtype == gg.dtype
+    np.testing.assert_array_equal(gf, gg)
+    out = np.empty_like(p)
+    g2 = loss.grad(p, t, reduction=reduction, out=out)
+    assert g2 is out
+    np.testing.assert_array_equal(out, gg)
+    if loss.has_hessian:
+        np.testing.assert_array_equal(loss.hessian(p, t, reduction=reduction),
+                                      loss.hessian(p, t, reduction=reduction, weight=None))
+
+
+def test_fast_path_out_aliasing_and_errors(rng):
+    p = rng.standard_normal(257).astype(np.float32)
+    t = rng.standard_normal(257).astype(np.float32)
+    v, g = pl.mse.value_and_grad(p, t)
+    pc = p.copy()
+    v2, g2 = pl.mse.value_and_grad(pc, t, out=pc)   # out aliases pred
+    assert g2 is pc and v2 == v
+    np.testing.assert_array_equal(g2, g)
+    for bad in (np.empty(257, np.float64), np.empty(256, np.float32),
+                np.empty(514, np.float32)[::2]):
+        with pytest.raises(pl.PylossValueError):
+            pl.mse.value_and_grad(p, t, out=bad)
+    ro = np.empty(257, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(pl.PylossValueError):
+        pl.mse.grad(p, t, out=ro)
+    with pytest.raises(pl.PylossValueError):
+        pl.mse(p, t[:-1])
+    # empty inputs: mean is nan without warnings, sum is 0
+    e = np.empty(0, np.float32)
+    assert np.isnan(pl.mse(e, e)) and pl.mse(e, e, reduction="sum") == 0
+
+
+def test_fast_path_respects_checking(rng):
+    p = rng.standard_normal(64)
+    t = rng.standard_normal(64)
+    with pl.checking(rtol=1e-12, atol=1e-12):
+        assert pl.mse(p, t) == pl.mse(p, t, weight=None)
