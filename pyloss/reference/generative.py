@@ -45,14 +45,15 @@ def vae(recon, x, mu, logvar, recon_loss="mse", beta=1.0):
     ``beta·kl_gaussian``.  recon/x ``(N, ...)``, mu/logvar ``(N, ...)``."""
     r, t = np.asarray(recon, np.float64), np.asarray(x, np.float64)
     n = r.shape[0]
-    r2, t2 = r.reshape(n, -1), t.reshape(n, -1)
+    r2, t2 = r.reshape(n, int(np.prod(r.shape[1:]))), t.reshape(n, int(np.prod(r.shape[1:])))
     if recon_loss == "mse":
         d = r2 - t2
         rec, g = np.sum(d * d, axis=1), 2.0 * d
     else:  # bce_logits: softplus(r) - r·t, gradient sigmoid(r) - t
         rec, g = np.sum(_softplus(r2) - r2 * t2, axis=1), _sigmoid(r2) - t2
     mu = np.asarray(mu, np.float64)
-    kl, (gm, gl) = kl_gaussian(mu.reshape(n, -1), np.asarray(logvar, np.float64).reshape(n, -1))
+    nl = int(np.prod(mu.shape[1:]))
+    kl, (gm, gl) = kl_gaussian(mu.reshape(n, nl), np.asarray(logvar, np.float64).reshape(n, nl))
     return rec + beta * kl, (g.reshape(r.shape), beta * gm.reshape(mu.shape), beta * gl.reshape(mu.shape))
 
 
