@@ -59,7 +59,7 @@ def _accepts(flags):
 
 def _flags():
     cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter",
-              "-fno-math-errno", "-D_GNU_SOURCE"]
+              "-fno-math-errno", "-fno-trapping-math", "-D_GNU_SOURCE"]
     ldflags = []
     if os.environ.get("PYLOSS_SANITIZE") == "1":
         cflags += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",

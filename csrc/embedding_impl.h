@@ -47,6 +47,25 @@ PL_INLINE double PL_NAME(tri_coef)(double dist, double w, const int mode)
     return w;
 }
 
+/* The gradient pass of one row (restrict parameters: the Python layer never
+ * lets an output alias an input, see pyloss/_defs/_rows.py). */
+PL_INLINE void PL_NAME(tri_grad_row)(int64_t d, const T *restrict a, const T *restrict p,
+                                     const T *restrict n, T eps, T c1, T c2, T c3, double pm1,
+                                     double l1, double l2, double l3, T *restrict xa,
+                                     T *restrict xp, T *restrict xn, const int mode,
+                                     const int sw)
+{
+    for (int64_t j = 0; j < d; j++) {
+        T aj = a[j], pj = p[j], nj = n[j];
+        T f1 = c1 * PL_NAME(tri_dnorm)(aj - pj + eps, mode, pm1, l1);
+        T f2 = c2 * PL_NAME(tri_dnorm)(aj - nj + eps, mode, pm1, l2);
+        T f3 = sw ? c3 * PL_NAME(tri_dnorm)(pj - nj + eps, mode, pm1, l3) : (T)0;
+        xa[j] = f1 - f2;
+        xp[j] = -f1 - f3;
+        xn[j] = f2 + f3;
+    }
+}
+
 PL_INLINE double PL_NAME(tri_blk)(int64_t r0, int64_t r1, int64_t d, const T *A, const T *P,
                                   const T *N, double margin, T eps, double pw, double scale,
                                   T *loss, T *ga, T *gp, T *gn, const int mode, const int sw,
@@ -54,7 +73,9 @@ PL_INLINE double PL_NAME(tri_blk)(int64_t r0, int64_t r1, int64_t d, const T *A,
 {
     double acc = 0.0;
     for (int64_t r = r0; r < r1; r++) {
-        const T *a = A + r * d, *p = P + r * d, *n = N + r * d;
+        const T *restrict a = A + r * d;
+        const T *restrict p = P + r * d;
+        const T *restrict n = N + r * d;
         double s1[PL_LANES] = {0}, s2[PL_LANES] = {0}, s3[PL_LANES] = {0};
         int64_t j = 0;
         for (; j + PL_LANES <= d; j += PL_LANES) {
@@ -96,26 +117,33 @@ PL_INLINE double PL_NAME(tri_blk)(int64_t r0, int64_t r1, int64_t d, const T *A,
         const double l1 = mode == 2 ? log(d1) : 0.0;
         const double l2 = mode == 2 ? log(d2) : 0.0;
         const double l3 = mode == 2 && sw ? log(d3) : 0.0;
-        T *xa = ga + r * d, *xp = gp + r * d, *xn = gn + r * d;
-        for (j = 0; j < d; j++) {
-            T aj = a[j], pj = p[j], nj = n[j];
-            T f1 = c1 * PL_NAME(tri_dnorm)(aj - pj + eps, mode, pm1, l1);
-            T f2 = c2 * PL_NAME(tri_dnorm)(aj - nj + eps, mode, pm1, l2);
-            T f3 = sw ? c3 * PL_NAME(tri_dnorm)(pj - nj + eps, mode, pm1, l3) : (T)0;
-            xa[j] = f1 - f2;
-            xp[j] = -f1 - f3;
-            xn[j] = f2 + f3;
-        }
+        PL_NAME(tri_grad_row)(d, a, p, n, eps, c1, c2, c3, pm1, l1, l2, l3, ga + r * d,
+                              gp + r * d, gn + r * d, mode, sw);
     }
     return acc;
 }
 
+/* The flags become literals here, inside the (OpenMP-outlined) block loop,
+ * so that every combination is a straight, vectorisable loop. */
 #define PL_TRI_CASE(M, S, G)                                                                    \
     case (M) * 4 + (S) * 2 + (G):                                                               \
-        PL_ROWS_RUN(n, d, nthreads, total,                                                      \
-                    PL_NAME(tri_blk)(r0, r1, d, a, p, neg, margin, (T)eps, pw, scale, loss, ga, \
-                                     gp, gn, M, S, G));                                         \
-        break;
+        return PL_NAME(tri_blk)(r0, r1, d, a, p, neg, margin, eps, pw, scale, loss, ga, gp, gn, \
+                                M, S, G);
+
+PL_INLINE double PL_NAME(tri_blkd)(int64_t r0, int64_t r1, int64_t d, const T *a, const T *p,
+                                   const T *neg, double margin, T eps, double pw, double scale,
+                                   T *loss, T *ga, T *gp, T *gn, int mode, int swap, int g)
+{
+    switch (mode * 4 + swap * 2 + g) {
+    PL_TRI_CASE(0, 0, 0) PL_TRI_CASE(0, 0, 1) PL_TRI_CASE(0, 1, 0) PL_TRI_CASE(0, 1, 1)
+    PL_TRI_CASE(1, 0, 0) PL_TRI_CASE(1, 0, 1) PL_TRI_CASE(1, 1, 0) PL_TRI_CASE(1, 1, 1)
+    PL_TRI_CASE(2, 0, 0) PL_TRI_CASE(2, 0, 1) PL_TRI_CASE(2, 1, 0)
+    default:
+        return PL_NAME(tri_blk)(r0, r1, d, a, p, neg, margin, eps, pw, scale, loss, ga, gp, gn,
+                                2, 1, 1);
+    }
+}
+#undef PL_TRI_CASE
 
 PL_CLONES double PL_NAME(pl_triplet)(int64_t n, int64_t d, const T *a, const T *p, const T *neg,
                                      double margin, double pw, double eps, int swap, double scale,
@@ -123,16 +151,13 @@ PL_CLONES double PL_NAME(pl_triplet)(int64_t n, int64_t d, const T *a, const T *
 {
     const int mode = pw == 2.0 ? 0 : (pw == 1.0 ? 1 : 2);
     const int g = ga != NULL && gp != NULL && gn != NULL;
+    const int sw = swap != 0;
     double total = 0.0;
-    switch (mode * 4 + (swap ? 2 : 0) + g) {
-    PL_TRI_CASE(0, 0, 0) PL_TRI_CASE(0, 0, 1) PL_TRI_CASE(0, 1, 0) PL_TRI_CASE(0, 1, 1)
-    PL_TRI_CASE(1, 0, 0) PL_TRI_CASE(1, 0, 1) PL_TRI_CASE(1, 1, 0) PL_TRI_CASE(1, 1, 1)
-    PL_TRI_CASE(2, 0, 0) PL_TRI_CASE(2, 0, 1) PL_TRI_CASE(2, 1, 0) PL_TRI_CASE(2, 1, 1)
-    default: break;
-    }
+    PL_ROWS_RUN(n, d, nthreads, total,
+                PL_NAME(tri_blkd)(r0, r1, d, a, p, neg, margin, (T)eps, pw, scale, loss, ga, gp,
+                                  gn, mode, sw, g));
     return total;
 }
-#undef PL_TRI_CASE
 
 /* contrastive: s d^2 + (1 - s) max(0, margin - d)^2, d = ||x1 - x2||_2.
  * d/dx1 = c (x1 - x2) with c = 2s - 2(1-s) h / d, the hinge part taken as 0
@@ -143,7 +168,8 @@ PL_INLINE double PL_NAME(con_blk)(int64_t r0, int64_t r1, int64_t d, const T *X1
 {
     double acc = 0.0;
     for (int64_t r = r0; r < r1; r++) {
-        const T *x1 = X1 + r * d, *x2 = X2 + r * d;
+        const T *restrict x1 = X1 + r * d;
+        const T *restrict x2 = X2 + r * d;
         double q[PL_LANES] = {0};
         int64_t j = 0;
         for (; j + PL_LANES <= d; j += PL_LANES) {
@@ -167,7 +193,8 @@ PL_INLINE double PL_NAME(con_blk)(int64_t r0, int64_t r1, int64_t d, const T *X1
         if (!grad) continue;
         const double c = 2.0 * s - (dist > 0 ? 2.0 * (1.0 - s) * h / dist : 0.0);
         const T C = (T)(scale * c);
-        T *y1 = g1 + r * d, *y2 = g2 + r * d;
+        T *restrict y1 = g1 + r * d;
+        T *restrict y2 = g2 + r * d;
         for (j = 0; j < d; j++) {
             T t = C * (x1[j] - x2[j]);
             y1[j] = t;
@@ -182,11 +209,9 @@ PL_CLONES double PL_NAME(pl_contrastive)(int64_t n, int64_t d, const T *x1, cons
                                          T *g1, T *g2, int nthreads)
 {
     double total = 0.0;
-    if (g1 != NULL && g2 != NULL)
-        PL_ROWS_RUN(n, d, nthreads, total,
-                    PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 1));
-    else
-        PL_ROWS_RUN(n, d, nthreads, total,
-                    PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 0));
+    const int g = g1 != NULL && g2 != NULL;
+    PL_ROWS_RUN(n, d, nthreads, total,
+                g ? PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 1)
+                  : PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 0));
     return total;
 }

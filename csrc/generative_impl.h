@@ -6,7 +6,8 @@
  * writes gm = cm * mu, gl = cl * (e^lv - 1) when grad.  e^lv overflows to inf
  * as the math does; the sum is then -inf and the loss +inf, never NaN for
  * finite input. */
-PL_INLINE double PL_NAME(klg_row)(int64_t d, const T *mu, const T *lv, T cm, T cl, T *gm, T *gl,
+PL_INLINE double PL_NAME(klg_row)(int64_t d, const T *restrict mu, const T *restrict lv, T cm, T cl,
+                                  T *restrict gm, T *restrict gl,
                                   const int grad)
 {
     double q[PL_LANES] = {0};
@@ -54,12 +55,10 @@ PL_CLONES double PL_NAME(pl_kl_gaussian)(int64_t n, int64_t d, const T *mu, cons
                                          int nthreads)
 {
     double total = 0.0;
-    if (g_mu != NULL && g_logvar != NULL)
-        PL_ROWS_RUN(n, d, nthreads, total,
-                    PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 1));
-    else
-        PL_ROWS_RUN(n, d, nthreads, total,
-                    PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 0));
+    const int g = g_mu != NULL && g_logvar != NULL;
+    PL_ROWS_RUN(n, d, nthreads, total,
+                g ? PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 1)
+                  : PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 0));
     return total;
 }
 
@@ -75,8 +74,9 @@ PL_INLINE double PL_NAME(vae_blk)(int64_t r0, int64_t r1, int64_t nf, int64_t nl
     const T sc = (T)scale, two_sc = (T)(2.0 * scale);
     const T cm = (T)(scale * beta), cl = (T)(0.5 * scale * beta);
     for (int64_t row = r0; row < r1; row++) {
-        const T *r = R + row * nf, *x = X + row * nf;
-        T *g = grad ? gr + row * nf : NULL;
+        const T *restrict r = R + row * nf;
+        const T *restrict x = X + row * nf;
+        T *restrict g = grad ? gr + row * nf : NULL;
         double q[PL_LANES] = {0};
         int64_t j = 0;
 #define PL_VAE_POINT(J, K)                                                                      \
@@ -113,24 +113,37 @@ PL_INLINE double PL_NAME(vae_blk)(int64_t r0, int64_t r1, int64_t nf, int64_t nl
 
 #define PL_VAE_CASE(B, G)                                                                       \
     case (B) * 2 + (G):                                                                         \
-        PL_ROWS_RUN(n, nf + nl, nthreads, total,                                                \
-                    PL_NAME(vae_blk)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss,   \
-                                     g_recon, g_mu, g_logvar, B, G));                           \
-        break;
+        return PL_NAME(vae_blk)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss, g_recon, \
+                                g_mu, g_logvar, B, G);
+
+/* The flags become literals here, inside the (OpenMP-outlined) block loop,
+ * so that every combination is a straight, vectorisable loop. */
+PL_INLINE double PL_NAME(vae_blkd)(int64_t r0, int64_t r1, int64_t nf, int64_t nl, const T *recon,
+                                   const T *x, const T *mu, const T *logvar, double beta,
+                                   double scale, T *loss, T *g_recon, T *g_mu, T *g_logvar,
+                                   int bce, int g)
+{
+    switch (bce * 2 + g) {
+    PL_VAE_CASE(0, 0) PL_VAE_CASE(0, 1) PL_VAE_CASE(1, 0)
+    default:
+        return PL_NAME(vae_blk)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss, g_recon,
+                                g_mu, g_logvar, 1, 1);
+    }
+}
+#undef PL_VAE_CASE
 
 PL_CLONES double PL_NAME(pl_vae)(int64_t n, int64_t nf, int64_t nl, const T *recon, const T *x,
                                  const T *mu, const T *logvar, int bce, double beta, double scale,
                                  T *loss, T *g_recon, T *g_mu, T *g_logvar, int nthreads)
 {
     const int g = g_recon != NULL && g_mu != NULL && g_logvar != NULL;
+    const int b = bce != 0;
     double total = 0.0;
-    switch ((bce ? 2 : 0) + g) {
-    PL_VAE_CASE(0, 0) PL_VAE_CASE(0, 1) PL_VAE_CASE(1, 0) PL_VAE_CASE(1, 1)
-    default: break;
-    }
+    PL_ROWS_RUN(n, nf + nl, nthreads, total,
+                PL_NAME(vae_blkd)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss,
+                                  g_recon, g_mu, g_logvar, b, g));
     return total;
 }
-#undef PL_VAE_CASE
 
 /* kl_div, torch F.kl_div pointwise: xlogy(t, t) - t x (0 at t = 0), or with
  * log_target (p0 != 0) exp(t) (t - x).  Linear in x: Hessian 0. */
