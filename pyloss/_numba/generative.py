@@ -1,1 +1,213 @@
-"""Numba kernels of the generative family."""
+"""Numba kernels of the generative family (mirror of csrc/generative_impl.h):
+the kl_gaussian and vae row kernels (blocked as in ``_numba.embedding``) and
+the elementwise kl_div and GAN terms (``EW_TEMPLATE``)."""
+import math
+
+import numba
+import numpy as np
+
+from . import BLOCK, EW_TEMPLATE, instantiate, pairwise, parallel_ok  # noqa: F401
+from .embedding import rows_per_block
+
+
+@numba.njit(cache=True, inline="always")
+def _kl_row(MU, LV, r, cm, cl, gm, gl):
+    # sum_j (1 + lv - mu^2 - e^lv) in float64; e^lv overflows to inf as the math does
+    q = 0.0
+    for j in range(MU.shape[1]):
+        m, v = MU[r, j], LV[r, j]
+        e = np.exp(v)
+        q += (1.0 + np.float64(v)) - (np.float64(m) * np.float64(m) + np.float64(e))
+        if gm is not None:
+            gm[r, j] = cm * m
+            gl[r, j] = cl * (e - 1)
+    return q
+
+
+@numba.njit(cache=True)
+def kl_gaussian_block(MU, LV, scale, loss, gm, gl, r0, r1):
+    t = MU.dtype.type
+    cm, cl = t(scale), t(0.5 * scale)
+    acc = 0.0
+    for r in range(r0, r1):
+        l = -0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl)
+        acc += l
+        if loss is not None:
+            loss[r] = l
+    return acc
+
+
+@numba.njit(cache=True)
+def kl_gaussian_ser(MU, LV, scale, loss, gm, gl):
+    n, d = MU.shape
+    rb = rows_per_block(d)
+    nb = (n + rb - 1) // rb
+    part = np.empty(nb)
+    for b in range(nb):
+        part[b] = kl_gaussian_block(MU, LV, scale, loss, gm, gl, b * rb, min(n, (b + 1) * rb))
+    return pairwise(part)
+
+
+@numba.njit(cache=True, parallel=True)
+def kl_gaussian_par(MU, LV, scale, loss, gm, gl):
+    n, d = MU.shape
+    rb = rows_per_block(d)
+    nb = (n + rb - 1) // rb
+    part = np.empty(nb)
+    for b in numba.prange(nb):
+        part[b] = kl_gaussian_block(MU, LV, scale, loss, gm, gl, b * rb, min(n, (b + 1) * rb))
+    return pairwise(part)
+
+
+def _rows(x, n, d):
+    return None if x is None else x.reshape(n, d)
+
+
+def kl_gaussian(n, d, arrays, scale, loss, grads):
+    """Adapter: arrays (mu, logvar) with n rows of d elements."""
+    MU, LV = (x.reshape(n, d) for x in arrays)
+    gm, gl = (None, None) if grads is None else (_rows(g, n, d) for g in grads)
+    fn = kl_gaussian_par if parallel_ok(n * d) else kl_gaussian_ser
+    return fn(MU, LV, float(scale), None if loss is None else loss.reshape(n), gm, gl)
+
+
+@numba.njit(cache=True)
+def vae_block(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl, r0, r1):
+    t = R.dtype.type
+    sc, two_sc = t(scale), t(2.0 * scale)
+    cm, cl = t(scale * beta), t(0.5 * scale * beta)
+    one = t(1.0)
+    acc = 0.0
+    for r in range(r0, r1):
+        q = 0.0
+        for j in range(R.shape[1]):
+            rj, xj = R[r, j], X[r, j]
+            if bce:
+                # softplus(r) - r x and sigmoid(r) - x from one e = exp(-|r|)
+                e = np.exp(-abs(rj))
+                sp = max(np.float64(rj), 0.0) + math.log1p(np.float64(e))
+                q += sp - np.float64(rj) * np.float64(xj)
+                if gr is not None:
+                    ope = one + e
+                    sig = one / ope if rj >= 0 else e / ope
+                    gr[r, j] = sc * (sig - xj)
+            else:
+                u = rj - xj
+                q += np.float64(u) * np.float64(u)
+                if gr is not None:
+                    gr[r, j] = two_sc * u
+        l = q + beta * (-0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl))
+        acc += l
+        if loss is not None:
+            loss[r] = l
+    return acc
+
+
+@numba.njit(cache=True)
+def vae_ser(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl):
+    n = R.shape[0]
+    rb = rows_per_block(R.shape[1] + MU.shape[1])
+    nb = (n + rb - 1) // rb
+    part = np.empty(nb)
+    for b in range(nb):
+        part[b] = vae_block(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl, b * rb,
+                            min(n, (b + 1) * rb))
+    return pairwise(part)
+
+
+@numba.njit(cache=True, parallel=True)
+def vae_par(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl):
+    n = R.shape[0]
+    rb = rows_per_block(R.shape[1] + MU.shape[1])
+    nb = (n + rb - 1) // rb
+    part = np.empty(nb)
+    for b in numba.prange(nb):
+        part[b] = vae_block(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl, b * rb,
+                            min(n, (b + 1) * rb))
+    return pairwise(part)
+
+
+def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads):
+    """Adapter: arrays (recon, x, mu, logvar); n rows of nf and nl elements."""
+    R, X = (x.reshape(n, nf) for x in arrays[:2])
+    MU, LV = (x.reshape(n, nl) for x in arrays[2:])
+    if grads is None:
+        gr = gm = gl = None
+    else:
+        gr, gm, gl = _rows(grads[0], n, nf), _rows(grads[1], n, nl), _rows(grads[2], n, nl)
+    fn = vae_par if parallel_ok(n * (nf + nl)) else vae_ser
+    return fn(R, X, MU, LV, bool(bce), float(beta), float(scale),
+              None if loss is None else loss.reshape(n), gr, gm, gl)
+
+
+# ---------------------------------------------------------------- elementwise
+
+@numba.njit(cache=True)
+def kl_div_point(x, t, a, log_target, p1):
+    # torch F.kl_div: xlogy(t, t) - t x, or exp(t) (t - x) with log_target
+    if log_target != 0:
+        et = np.exp(t)
+        return et * (t - x), -et, x * 0
+    xlogy = t * 0 if t == 0 else t * np.log(t)
+    return xlogy - t * x, -t, x * 0
+
+
+@numba.njit(cache=True, inline="always")
+def _sig_pair(x):
+    e = np.exp(-abs(x))
+    ope = 1 + e
+    if x >= 0:
+        return 1 / ope, e / ope, e
+    return e / ope, 1 / ope, e
+
+
+@numba.njit(cache=True)
+def gan_real_bce_point(x, t, a, p0, p1):
+    s_pos, s_neg, e = _sig_pair(x)
+    return max(-x, x * 0) + np.log1p(e), -s_neg, s_pos * s_neg
+
+
+@numba.njit(cache=True)
+def gan_fake_bce_point(x, t, a, p0, p1):
+    s_pos, s_neg, e = _sig_pair(x)
+    return max(x, x * 0) + np.log1p(e), s_pos, s_pos * s_neg
+
+
+@numba.njit(cache=True)
+def gan_real_hinge_point(x, t, a, p0, p1):
+    v = 1 - x
+    g = -1.0 if v > 0 else (0.0 if v == v else v)
+    return (v * 0 if v < 0 else v), g, 0.0
+
+
+@numba.njit(cache=True)
+def gan_fake_hinge_point(x, t, a, p0, p1):
+    v = 1 + x
+    g = 1.0 if v > 0 else (0.0 if v == v else v)
+    return (v * 0 if v < 0 else v), g, 0.0
+
+
+@numba.njit(cache=True)
+def gan_real_wasserstein_point(x, t, a, p0, p1):
+    return -x, -1.0, 0.0
+
+
+@numba.njit(cache=True)
+def gan_fake_wasserstein_point(x, t, a, p0, p1):
+    return x, 1.0, 0.0
+
+
+@numba.njit(cache=True)
+def gan_real_lsgan_point(x, t, a, p0, p1):
+    u = x - 1
+    return 0.5 * u * u, u, 1.0
+
+
+@numba.njit(cache=True)
+def gan_fake_lsgan_point(x, t, a, p0, p1):
+    return 0.5 * x * x, x, 1.0
+
+
+NAMES = ("kl_div",) + tuple(f"gan_{w}_{k}" for k in ("bce", "hinge", "wasserstein", "lsgan")
+                            for w in ("real", "fake"))
+instantiate(EW_TEMPLATE, NAMES, globals(), __file__)
