@@ -1,0 +1,333 @@
+/*
+ * seg_region_impl.h -- the region-overlap driver (dice, iou, dice_bce), once
+ * per dtype (see pl_type.h).  Included by segmentation_impl.h and
+ * combination_impl.h; everything here is static.
+ *
+ * Layout: x (N, C, S) with S the flattened spatial size; the target is either
+ * dense t (N, C, S) or labels lab (N, S) (validated by Python: in [0, C)).
+ *
+ * Pass 1, per task (n, spatial block): p = act(x) (the softmax over C is
+ * formed on the fly for the block's positions), and per class the sums
+ * I = sum p t, P = sum p (or p^2), Tt = sum t (or t^2), and for dice_bce the
+ * BCE-with-logits sum.  Pass 2 writes the gradient with the per-(n, c)
+ * coefficients: d/dp = A t + B + G p, pulled back through the activation,
+ * plus K (p - t) for the BCE part.
+ */
+
+typedef struct {
+    int64_t N, C, S, SB;
+    const T *x;
+    const T *t;          /* dense target (N, C, S) or NULL */
+    const int64_t *lab;  /* labels (N, S) or NULL */
+    T *grad;
+    int act, kind, bce;
+} PL_NAME(pl_seg_t);
+
+/* p = sigmoid(v) and 1 - p, both without cancellation: e = exp(-|v|). */
+PL_INLINE void PL_NAME(pl_seg_sigmoid)(T v, T *p, T *pm, T *e_out)
+{
+    T e = PL_EXP(-PL_FABS(v));
+    T inv = (T)1 / ((T)1 + e);
+    *p = v >= 0 ? inv : e * inv;
+    *pm = v >= 0 ? e * inv : inv;
+    *e_out = e;
+}
+
+/* Softmax over the C classes of positions [s0, s0+len) of sample x (C, S),
+ * into buf (C, SB); m and z are SB-long scratch rows. */
+PL_INLINE void PL_NAME(pl_seg_softmax)(const T *xn, int64_t C, int64_t S, int64_t SB, int64_t len,
+                                       T *buf, T *m, T *z)
+{
+    for (int64_t j = 0; j < len; j++) m[j] = xn[j];
+    for (int64_t c = 1; c < C; c++) {
+        const T *xc = xn + c * S;
+        for (int64_t j = 0; j < len; j++) m[j] = xc[j] > m[j] ? xc[j] : m[j];
+    }
+    for (int64_t j = 0; j < len; j++) z[j] = 0;
+    for (int64_t c = 0; c < C; c++) {
+        const T *xc = xn + c * S;
+        T *pc = buf + c * SB;
+        for (int64_t j = 0; j < len; j++) {
+            T e = PL_EXP(xc[j] - m[j]);
+            pc[j] = e;
+            z[j] += e;
+        }
+    }
+    for (int64_t j = 0; j < len; j++) z[j] = (T)1 / z[j];
+    for (int64_t c = 0; c < C; c++) {
+        T *pc = buf + c * SB;
+        for (int64_t j = 0; j < len; j++) pc[j] *= z[j];
+    }
+}
+
+/* Pass-1 sums of one class over one block.  v: x (act 0/1) or p (softmax,
+ * act 2 reads p from the scratch); constant flags specialise the loop. */
+PL_INLINE void PL_NAME(pl_seg_acc)(const T *v, const T *tc, const int64_t *lc, int64_t c, int64_t len,
+                                   const int act, const int sq, const int bce, const int lab,
+                                   double *out)
+{
+    T aI[PL_LANES], aP[PL_LANES], aT[PL_LANES], aB[PL_LANES];
+    for (int k = 0; k < PL_LANES; k++) aI[k] = aP[k] = aT[k] = aB[k] = 0;
+#define PL_SEG_ACC_BODY(i, k)                                                   \
+    {                                                                           \
+        T x = v[i], p, pm, e, sp = 0;                                           \
+        if (act == PL_SEG_ACT_SIGMOID) {                                        \
+            PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);                            \
+            if (bce) sp = (x > 0 ? x : (T)0) + PL_LOG1P_POS(e);                 \
+        } else {                                                                \
+            p = x;                                                              \
+        }                                                                       \
+        T tv = lab ? (lc[i] == c ? (T)1 : (T)0) : tc[i];                        \
+        aI[k] += p * tv;                                                        \
+        aP[k] += sq ? p * p : p;                                                \
+        aT[k] += sq ? tv * tv : tv;                                             \
+        if (bce) aB[k] += sp - x * tv;                                          \
+    }
+    int64_t i = 0;
+    for (; i + PL_LANES <= len; i += PL_LANES)
+        for (int k = 0; k < PL_LANES; k++) PL_SEG_ACC_BODY(i + k, k)
+    for (int k = 0; i < len; i++, k++) PL_SEG_ACC_BODY(i, k)
+#undef PL_SEG_ACC_BODY
+    double l[PL_LANES];
+    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aI[k];
+    out[0] = pl_lanes_sum(l);
+    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aP[k];
+    out[1] = pl_lanes_sum(l);
+    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aT[k];
+    out[2] = pl_lanes_sum(l);
+    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aB[k];
+    out[3] = pl_lanes_sum(l);
+}
+
+/* Pass 1 of task (n, b): part (C x 4) gets the block's sums. */
+static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+                                            double *part)
+{
+    const int64_t C = r->C, S = r->S, SB = r->SB;
+    const int64_t s0 = b * SB;
+    const int64_t len = S - s0 < SB ? S - s0 : SB;
+    const T *xn = r->x + n * C * S + s0;
+    const int64_t *ln = r->lab ? r->lab + n * S + s0 : NULL;
+    const int sq = r->kind == PL_SEG_DICE_SQ;
+    if (r->act == PL_SEG_ACT_SOFTMAX)
+        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, buf + C * SB, buf + (C + 1) * SB);
+    for (int64_t c = 0; c < C; c++) {
+        const T *tc = r->t ? r->t + (n * C + c) * S + s0 : NULL;
+        double *o = part + c * 4;
+        if (r->act == PL_SEG_ACT_SOFTMAX) {
+            const T *pc = buf + c * SB;
+            if (ln) {
+                if (sq) PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 1, 0, 1, o);
+                else PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 0, 0, 1, o);
+            } else {
+                if (sq) PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 1, 0, 0, o);
+                else PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 0, 0, 0, o);
+            }
+        } else {
+            const T *xc = xn + c * S;
+            if (r->bce) {
+                if (ln) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 1, 1, o);
+                else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 1, 0, o);
+            } else if (r->act == PL_SEG_ACT_SIGMOID) {
+                if (ln) {
+                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 1, 0, 1, o);
+                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 0, 1, o);
+                } else {
+                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 1, 0, 0, o);
+                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 0, 0, o);
+                }
+            } else {
+                if (ln) {
+                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 1, 0, 1, o);
+                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 0, 0, 1, o);
+                } else {
+                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 1, 0, 0, o);
+                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 0, 0, 0, o);
+                }
+            }
+        }
+    }
+}
+
+/* Pass-2 gradient of one class over one block (act 0/1; the class is
+ * independent of the others).  k = (A, B, G, K). */
+PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const int64_t *lc, int64_t c,
+                                          int64_t len, const T *k, T *gc, const int act,
+                                          const int bce, const int lab)
+{
+    const T A = k[0], B = k[1], G = k[2], K = k[3];
+    for (int64_t i = 0; i < len; i++) {
+        T x = xc[i], p, pm, e;
+        T tv = lab ? (lc[i] == c ? (T)1 : (T)0) : tc[i];
+        if (act == PL_SEG_ACT_SIGMOID) {
+            PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
+            T g = (A * tv + B + G * p) * (p * pm);
+            if (bce) g += K * (p - tv);
+            gc[i] = g;
+        } else {
+            gc[i] = A * tv + B + G * x;
+        }
+    }
+}
+
+/* Pass 2 of task (n, b): write the gradient. coef (C x 4) for sample n. */
+static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+                                            const T *coef)
+{
+    const int64_t C = r->C, S = r->S, SB = r->SB;
+    const int64_t s0 = b * SB;
+    const int64_t len = S - s0 < SB ? S - s0 : SB;
+    const T *xn = r->x + n * C * S + s0;
+    T *gn = r->grad + n * C * S + s0;
+    const int64_t *ln = r->lab ? r->lab + n * S + s0 : NULL;
+    if (r->act == PL_SEG_ACT_SOFTMAX) {
+        /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
+         * before the first write, so grad may alias x or t. */
+        T *dot = buf + C * SB;
+        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, buf + (C + 1) * SB);
+        for (int64_t j = 0; j < len; j++) dot[j] = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
+            const T *pc = buf + c * SB;
+            if (ln) {
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = ln[j] == c ? (T)1 : (T)0;
+                    dot[j] += pc[j] * (A * tv + B + G * pc[j]);
+                }
+            } else {
+                const T *tc = r->t + (n * C + c) * S + s0;
+                for (int64_t j = 0; j < len; j++) dot[j] += pc[j] * (A * tc[j] + B + G * pc[j]);
+            }
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
+            const T *pc = buf + c * SB;
+            T *gc = gn + c * S;
+            if (ln) {
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = ln[j] == c ? (T)1 : (T)0;
+                    gc[j] = pc[j] * ((A * tv + B + G * pc[j]) - dot[j]);
+                }
+            } else {
+                const T *tc = r->t + (n * C + c) * S + s0;
+                for (int64_t j = 0; j < len; j++) gc[j] = pc[j] * ((A * tc[j] + B + G * pc[j]) - dot[j]);
+            }
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        const T *xc = xn + c * S;
+        const T *tc = r->t ? r->t + (n * C + c) * S + s0 : NULL;
+        const T *k = coef + c * 4;
+        T *gc = gn + c * S;
+        if (r->act == PL_SEG_ACT_SIGMOID) {
+            if (r->bce) {
+                if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 1, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 1, 0);
+            } else {
+                if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 0, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 0, 0);
+            }
+        } else {
+            if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 0, 0, 1);
+            else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 0, 0, 0);
+        }
+    }
+}
+
+/* Per-(n, c) value and gradient coefficients from the sums (I, P, Tt, Bce).
+ * f multiplies the class term (dice_weight * scale / C). */
+static inline double PL_NAME(pl_seg_coef)(const double *sm, int kind, double smooth, double f,
+                                          T *k)
+{
+    double I = sm[0], P = sm[1], Tt = sm[2];
+    if (kind == PL_SEG_IOU) {
+        double U = P + Tt - I + smooth, num = I + smooth;
+        double r = num / (U * U);
+        k[0] = (T)(f * (-1.0 / U - r));
+        k[1] = (T)(f * r);
+        k[2] = 0;
+        return 1.0 - num / U;
+    }
+    double D = P + Tt + smooth, num = 2.0 * I + smooth;
+    double r = num / (D * D);
+    k[0] = (T)(f * (-2.0 / D));
+    k[1] = kind == PL_SEG_DICE_SQ ? (T)0 : (T)(f * r);
+    k[2] = kind == PL_SEG_DICE_SQ ? (T)(f * 2.0 * r) : (T)0;
+    return 1.0 - num / D;
+}
+
+/* The driver.  Returns the sum over samples of the per-sample losses
+ * dice_w * mean_c(term) + bce_w * mean(BCE of the sample); writes them to
+ * loss (N,) when non-NULL and the gradient of scale * sum to grad when
+ * non-NULL.  work: pl_seg_work_size(N, C, S, nthreads) doubles. */
+PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double dice_w,
+                                     double bce_w, double scale, T *loss, double *work,
+                                     int nthreads)
+{
+    const int64_t N = r->N, C = r->C, S = r->S;
+    if (N <= 0) return 0.0;
+    const int64_t SB = pl_seg_sb(C);
+    r->SB = SB;
+    const int64_t nb = pl_seg_nblocks(S, SB);
+    const int64_t CN = pl_seg_chunk(N, C, S);
+    const int64_t W = pl_seg_window(C);
+    const int64_t nt = nthreads < 1 ? 1 : nthreads;
+    double *part = work;
+    double *sums = part + W * C * 4;
+    T *coef = (T *)(sums + CN * C * 4);
+    T *bufs = (T *)(sums + 2 * CN * C * 4);
+    const int par = pl_use_threads(N * C * S, nthreads);
+    (void)par;
+    (void)nt;
+    const double f = C > 0 ? dice_w * scale / (double)C : 0.0;
+    const double cs = (double)C * (double)S;
+    const double kb = cs > 0 ? bce_w * scale / cs : 0.0;
+    double total = 0.0;
+    for (int64_t n0 = 0; n0 < N; n0 += CN) {
+        const int64_t cn = N - n0 < CN ? N - n0 : CN;
+        const int64_t ntask = cn * nb;
+        for (int64_t i = 0; i < cn * C * 4; i++) sums[i] = 0.0;
+        for (int64_t w0 = 0; w0 < ntask; w0 += W) {
+            const int64_t wn = ntask - w0 < W ? ntask - w0 : W;
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t i = 0; i < wn; i++) {
+                const int64_t task = w0 + i;
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 2) * SB;
+                PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
+            }
+            /* each sample's tasks in this window, summed pairwise, added in order */
+            for (int64_t i = 0; i < wn;) {
+                const int64_t ln_ = (w0 + i) / nb;
+                int64_t e = i;
+                while (e < wn && (w0 + e) / nb == ln_) e++;
+                double *sm = sums + ln_ * C * 4;
+                for (int64_t q = 0; q < C * 4; q++)
+                    sm[q] += pl_seg_pairwise_strided(part + i * C * 4 + q, e - i, C * 4);
+                i = e;
+            }
+        }
+        for (int64_t ln_ = 0; ln_ < cn; ln_++) {
+            double *sm = sums + ln_ * C * 4;
+            T *k = coef + ln_ * C * 4;
+            double acc = 0.0, bsum = 0.0;
+            for (int64_t c = 0; c < C; c++) {
+                acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
+                k[c * 4 + 3] = (T)kb;
+                bsum += sm[c * 4 + 3];
+            }
+            double v = dice_w * (acc / (double)C);
+            if (r->bce) v += bce_w * (bsum / cs);
+            if (loss) loss[n0 + ln_] = (T)v;
+            total += v;
+        }
+        if (r->grad) {
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t task = 0; task < ntask; task++) {
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 2) * SB;
+                PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, coef + (task / nb) * C * 4);
+            }
+        }
+    }
+    return total;
+}
