@@ -1,4 +1,10 @@
 /* combination.c -- dice_bce and focal_smooth_l1. */
+/* Without -fno-trapping-math GCC will not if-convert the selects of
+ * pl_expf/pl_logf, so no loop calling them vectorises.  It changes no IEEE
+ * result (NaN/Inf propagate as before), only the FP exception flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "pyloss.h"
 #include "elementwise.h"
 #include "seg_region.h"

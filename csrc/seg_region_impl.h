@@ -35,18 +35,19 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid)(T v, T *p, T *pm, T *e_out)
 
 /* Softmax over the C classes of positions [s0, s0+len) of sample x (C, S),
  * into buf (C, SB); m and z are SB-long scratch rows. */
-PL_INLINE void PL_NAME(pl_seg_softmax)(const T *xn, int64_t C, int64_t S, int64_t SB, int64_t len,
-                                       T *buf, T *m, T *z)
+PL_INLINE void PL_NAME(pl_seg_softmax)(const T *restrict xn, int64_t C, int64_t S, int64_t SB,
+                                       int64_t len, T *restrict buf, T *restrict m,
+                                       T *restrict z)
 {
     for (int64_t j = 0; j < len; j++) m[j] = xn[j];
     for (int64_t c = 1; c < C; c++) {
-        const T *xc = xn + c * S;
+        const T *restrict xc = xn + c * S;
         for (int64_t j = 0; j < len; j++) m[j] = xc[j] > m[j] ? xc[j] : m[j];
     }
     for (int64_t j = 0; j < len; j++) z[j] = 0;
     for (int64_t c = 0; c < C; c++) {
-        const T *xc = xn + c * S;
-        T *pc = buf + c * SB;
+        const T *restrict xc = xn + c * S;
+        T *restrict pc = buf + c * SB;
         for (int64_t j = 0; j < len; j++) {
             T e = PL_EXP(xc[j] - m[j]);
             pc[j] = e;
@@ -55,51 +56,90 @@ PL_INLINE void PL_NAME(pl_seg_softmax)(const T *xn, int64_t C, int64_t S, int64_
     }
     for (int64_t j = 0; j < len; j++) z[j] = (T)1 / z[j];
     for (int64_t c = 0; c < C; c++) {
-        T *pc = buf + c * SB;
+        T *restrict pc = buf + c * SB;
         for (int64_t j = 0; j < len; j++) pc[j] *= z[j];
     }
 }
 
-/* Pass-1 sums of one class over one block.  v: x (act 0/1) or p (softmax,
- * act 2 reads p from the scratch); constant flags specialise the loop. */
-PL_INLINE void PL_NAME(pl_seg_acc)(const T *v, const T *tc, const int64_t *lc, int64_t c, int64_t len,
-                                   const int act, const int sq, const int bce, const int lab,
-                                   double *out)
+/* Labels of a block as T (compared with (T)c below): a float compare
+ * vectorises where an int64 compare feeding float lanes does not. */
+PL_INLINE void PL_NAME(pl_seg_labels)(const int64_t *restrict ln, int64_t len, T *restrict lf)
 {
-    T aI[PL_LANES], aP[PL_LANES], aT[PL_LANES], aB[PL_LANES];
-    for (int k = 0; k < PL_LANES; k++) aI[k] = aP[k] = aT[k] = aB[k] = 0;
-#define PL_SEG_ACC_BODY(i, k)                                                   \
-    {                                                                           \
-        T x = v[i], p, pm, e, sp = 0;                                           \
-        if (act == PL_SEG_ACT_SIGMOID) {                                        \
-            PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);                            \
-            if (bce) sp = (x > 0 ? x : (T)0) + PL_LOG1P_POS(e);                 \
-        } else {                                                                \
-            p = x;                                                              \
-        }                                                                       \
-        T tv = lab ? (lc[i] == c ? (T)1 : (T)0) : tc[i];                        \
-        aI[k] += p * tv;                                                        \
-        aP[k] += sq ? p * p : p;                                                \
-        aT[k] += sq ? tv * tv : tv;                                             \
-        if (bce) aB[k] += sp - x * tv;                                          \
-    }
-    int64_t i = 0;
-    for (; i + PL_LANES <= len; i += PL_LANES)
-        for (int k = 0; k < PL_LANES; k++) PL_SEG_ACC_BODY(i + k, k)
-    for (int k = 0; i < len; i++, k++) PL_SEG_ACC_BODY(i, k)
-#undef PL_SEG_ACC_BODY
-    double l[PL_LANES];
-    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aI[k];
-    out[0] = pl_lanes_sum(l);
-    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aP[k];
-    out[1] = pl_lanes_sum(l);
-    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aT[k];
-    out[2] = pl_lanes_sum(l);
-    for (int k = 0; k < PL_LANES; k++) l[k] = (double)aB[k];
-    out[3] = pl_lanes_sum(l);
+    for (int64_t j = 0; j < len; j++) lf[j] = (T)ln[j];
 }
 
-/* Pass 1 of task (n, b): part (C x 4) gets the block's sums. */
+/* Lane sum of a short row, as double. */
+PL_INLINE double PL_NAME(pl_seg_lanes)(const T *acc)
+{
+    double l[PL_LANES];
+    for (int k = 0; k < PL_LANES; k++) l[k] = (double)acc[k];
+    return pl_lanes_sum(l);
+}
+
+/* Pass-1 sums of one class over one block: p the activated values, tc the
+ * dense target row or lf the labels as T.  Constant flags specialise the
+ * loop; the body is plain multiply-adds into PL_LANES accumulators, which
+ * GCC vectorises without reassociating anything. */
+PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict tc,
+                                   const T *restrict lf, T cf, int64_t len, const int sq,
+                                   const int lab, double *out)
+{
+    T aI[PL_LANES], aP[PL_LANES], aT[PL_LANES];
+    for (int k = 0; k < PL_LANES; k++) aI[k] = aP[k] = aT[k] = 0;
+    int64_t i = 0;
+    for (; i + PL_LANES <= len; i += PL_LANES) {
+        for (int k = 0; k < PL_LANES; k++) {
+            T pv = p[i + k];
+            T tv = lab ? (lf[i + k] == cf ? (T)1 : (T)0) : tc[i + k];
+            aI[k] += pv * tv;
+            aP[k] += sq ? pv * pv : pv;
+            aT[k] += sq ? tv * tv : tv;
+        }
+    }
+    for (int k = 0; i < len; i++, k++) {
+        T pv = p[i];
+        T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        aI[k] += pv * tv;
+        aP[k] += sq ? pv * pv : pv;
+        aT[k] += sq ? tv * tv : tv;
+    }
+    out[0] = PL_NAME(pl_seg_lanes)(aI);
+    out[1] = PL_NAME(pl_seg_lanes)(aP);
+    out[2] = PL_NAME(pl_seg_lanes)(aT);
+}
+
+/* Sigmoid of a row into pc and, for dice_bce, the BCE-with-logits terms
+ * max(x, 0) - x t + log1p(e^-|x|) into bc (one exp serves both). */
+PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restrict tc,
+                                           const T *restrict lf, T cf, int64_t len,
+                                           T *restrict pc, T *restrict bc, const int bce,
+                                           const int lab)
+{
+    for (int64_t j = 0; j < len; j++) {
+        T x = xc[j], p, pm, e;
+        PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
+        pc[j] = p;
+        if (bce) {
+            T tv = lab ? (lf[j] == cf ? (T)1 : (T)0) : tc[j];
+            bc[j] = (x > 0 ? x : (T)0) - x * tv + PL_LOG1P_POS(e);
+        }
+    }
+}
+
+PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
+{
+    T a[PL_LANES];
+    for (int k = 0; k < PL_LANES; k++) a[k] = 0;
+    int64_t i = 0;
+    for (; i + PL_LANES <= len; i += PL_LANES)
+        for (int k = 0; k < PL_LANES; k++) a[k] += v[i + k];
+    for (int k = 0; i < len; i++, k++) a[k] += v[i];
+    return PL_NAME(pl_seg_lanes)(a);
+}
+
+/* Pass 1 of task (n, b): part (C x 4) gets the block's sums.
+ * Scratch buf: C rows of SB (activations) + 2 rows (softmax max/sum, then
+ * the labels as T; the BCE terms). */
 static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
                                             double *part)
 {
@@ -107,58 +147,50 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
     const int64_t s0 = b * SB;
     const int64_t len = S - s0 < SB ? S - s0 : SB;
     const T *xn = r->x + n * C * S + s0;
-    const int64_t *ln = r->lab ? r->lab + n * S + s0 : NULL;
+    const int lab = r->lab != NULL;
     const int sq = r->kind == PL_SEG_DICE_SQ;
-    if (r->act == PL_SEG_ACT_SOFTMAX)
-        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, buf + C * SB, buf + (C + 1) * SB);
+    T *r1 = buf + C * SB, *r2 = buf + (C + 1) * SB;
+    if (r->act == PL_SEG_ACT_SOFTMAX) PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, r1, r2);
+    if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, r1);
     for (int64_t c = 0; c < C; c++) {
-        const T *tc = r->t ? r->t + (n * C + c) * S + s0 : NULL;
+        const T *tc = lab ? NULL : r->t + (n * C + c) * S + s0;
+        const T cf = (T)c;
+        const T *pc = buf + c * SB;
         double *o = part + c * 4;
-        if (r->act == PL_SEG_ACT_SOFTMAX) {
-            const T *pc = buf + c * SB;
-            if (ln) {
-                if (sq) PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 1, 0, 1, o);
-                else PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 0, 0, 1, o);
-            } else {
-                if (sq) PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 1, 0, 0, o);
-                else PL_NAME(pl_seg_acc)(pc, tc, ln, c, len, 2, 0, 0, 0, o);
-            }
-        } else {
-            const T *xc = xn + c * S;
+        o[3] = 0.0;
+        if (r->act == PL_SEG_ACT_SIGMOID) {
+            T *pw = buf + c * SB;
             if (r->bce) {
-                if (ln) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 1, 1, o);
-                else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 1, 0, o);
-            } else if (r->act == PL_SEG_ACT_SIGMOID) {
-                if (ln) {
-                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 1, 0, 1, o);
-                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 0, 1, o);
-                } else {
-                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 1, 0, 0, o);
-                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 1, 0, 0, 0, o);
-                }
+                if (lab) PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 1, 1);
+                else PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 1, 0);
+                o[3] = PL_NAME(pl_seg_rowsum)(r2, len);
             } else {
-                if (ln) {
-                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 1, 0, 1, o);
-                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 0, 0, 1, o);
-                } else {
-                    if (sq) PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 1, 0, 0, o);
-                    else PL_NAME(pl_seg_acc)(xc, tc, ln, c, len, 0, 0, 0, 0, o);
-                }
+                PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 0, 0);
             }
+        } else if (r->act == PL_SEG_ACT_NONE) {
+            pc = xn + c * S;
+        }
+        if (lab) {
+            if (sq) PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 1, 1, o);
+            else PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 0, 1, o);
+        } else {
+            if (sq) PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 1, 0, o);
+            else PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 0, 0, o);
         }
     }
 }
 
 /* Pass-2 gradient of one class over one block (act 0/1; the class is
- * independent of the others).  k = (A, B, G, K). */
-PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const int64_t *lc, int64_t c,
+ * independent of the others).  k = (A, B, G, K).  gc may be xc or tc
+ * itself (each element is read before it is written). */
+PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *restrict lf, T cf,
                                           int64_t len, const T *k, T *gc, const int act,
                                           const int bce, const int lab)
 {
     const T A = k[0], B = k[1], G = k[2], K = k[3];
     for (int64_t i = 0; i < len; i++) {
         T x = xc[i], p, pm, e;
-        T tv = lab ? (lc[i] == c ? (T)1 : (T)0) : tc[i];
+        T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
         if (act == PL_SEG_ACT_SIGMOID) {
             PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
             T g = (A * tv + B + G * p) * (p * pm);
@@ -179,19 +211,22 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
     const int64_t len = S - s0 < SB ? S - s0 : SB;
     const T *xn = r->x + n * C * S + s0;
     T *gn = r->grad + n * C * S + s0;
-    const int64_t *ln = r->lab ? r->lab + n * S + s0 : NULL;
+    const int lab = r->lab != NULL;
+    T *restrict dot = buf + C * SB;
+    T *restrict lf = buf + (C + 1) * SB;
     if (r->act == PL_SEG_ACT_SOFTMAX) {
         /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
          * before the first write, so grad may alias x or t. */
-        T *dot = buf + C * SB;
-        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, buf + (C + 1) * SB);
+        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, lf);
+        if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
         for (int64_t j = 0; j < len; j++) dot[j] = 0;
         for (int64_t c = 0; c < C; c++) {
             const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
-            const T *pc = buf + c * SB;
-            if (ln) {
+            const T cf = (T)c;
+            const T *restrict pc = buf + c * SB;
+            if (lab) {
                 for (int64_t j = 0; j < len; j++) {
-                    T tv = ln[j] == c ? (T)1 : (T)0;
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
                     dot[j] += pc[j] * (A * tv + B + G * pc[j]);
                 }
             } else {
@@ -201,11 +236,12 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
         }
         for (int64_t c = 0; c < C; c++) {
             const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
-            const T *pc = buf + c * SB;
+            const T cf = (T)c;
+            const T *restrict pc = buf + c * SB;
             T *gc = gn + c * S;
-            if (ln) {
+            if (lab) {
                 for (int64_t j = 0; j < len; j++) {
-                    T tv = ln[j] == c ? (T)1 : (T)0;
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
                     gc[j] = pc[j] * ((A * tv + B + G * pc[j]) - dot[j]);
                 }
             } else {
@@ -215,22 +251,24 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
         }
         return;
     }
+    if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
     for (int64_t c = 0; c < C; c++) {
         const T *xc = xn + c * S;
-        const T *tc = r->t ? r->t + (n * C + c) * S + s0 : NULL;
+        const T *tc = lab ? NULL : r->t + (n * C + c) * S + s0;
         const T *k = coef + c * 4;
+        const T cf = (T)c;
         T *gc = gn + c * S;
         if (r->act == PL_SEG_ACT_SIGMOID) {
             if (r->bce) {
-                if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 1, 1);
-                else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 1, 0);
+                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 0);
             } else {
-                if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 0, 1);
-                else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 1, 0, 0);
+                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 0);
             }
         } else {
-            if (ln) PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 0, 0, 1);
-            else PL_NAME(pl_seg_grad_class)(xc, tc, ln, c, len, k, gc, 0, 0, 0);
+            if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 1);
+            else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 0);
         }
     }
 }

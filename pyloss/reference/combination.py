@@ -22,7 +22,7 @@ def dice_bce(logits, target, dice_weight=1.0, bce_weight=1.0, smooth=1.0):
     d, gd = dice(x, t, smooth=smooth, from_logits="sigmoid")
     m = int(np.prod(x.shape[1:]))
     with np.errstate(all="ignore"):
-        b = bce_with_logits(x, t).reshape(x.shape[0], -1)
+        b = bce_with_logits(x, t).reshape(x.shape[0], m)
         bce_n = np.sum(b, axis=1) / m if m else np.full(x.shape[0], np.nan)
         per_sample = dice_weight * d + bce_weight * bce_n
         grad = dice_weight * gd + bce_weight * (sigmoid(x) - t) / m
