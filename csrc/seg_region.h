@@ -21,7 +21,7 @@
 #define PL_SEG_DICE_SQ 1
 #define PL_SEG_IOU 2
 
-/* Spatial positions per task: the softmax scratch (C+2)*SB values stays in
+/* Spatial positions per task: the softmax scratch (C+3)*SB values stays in
  * L1/L2 for small C; a multiple of 8 (the accumulator lanes). */
 static inline int64_t pl_seg_sb(int64_t c)
 {
@@ -70,7 +70,7 @@ static inline int64_t pl_seg_work_size(int64_t n, int64_t c, int64_t s, int nthr
     int64_t cn = pl_seg_chunk(n, c, s);
     int64_t w = pl_seg_window(c);
     int64_t nt = nthreads < 1 ? 1 : nthreads;
-    return w * c * 4 + 2 * cn * c * 4 + nt * (c + 2) * sb + 8;
+    return w * c * 4 + 2 * cn * c * 4 + nt * (c + 3) * sb + 8;
 }
 
 #ifdef _OPENMP

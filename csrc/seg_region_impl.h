@@ -33,32 +33,29 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid)(T v, T *p, T *pm, T *e_out)
     *e_out = e;
 }
 
-/* Softmax over the C classes of positions [s0, s0+len) of sample x (C, S),
- * into buf (C, SB); m and z are SB-long scratch rows. */
+/* Softmax over the C classes of positions [s0, s0+len) of sample x (C, S):
+ * buf (C, SB) gets e = exp(x - max) and rz (SB) 1 / sum e, so p = e * rz
+ * (the consumers multiply; no normalisation sweep).  m is scratch. */
 PL_INLINE void PL_NAME(pl_seg_softmax)(const T *restrict xn, int64_t C, int64_t S, int64_t SB,
                                        int64_t len, T *restrict buf, T *restrict m,
-                                       T *restrict z)
+                                       T *restrict rz)
 {
     for (int64_t j = 0; j < len; j++) m[j] = xn[j];
     for (int64_t c = 1; c < C; c++) {
         const T *restrict xc = xn + c * S;
         for (int64_t j = 0; j < len; j++) m[j] = xc[j] > m[j] ? xc[j] : m[j];
     }
-    for (int64_t j = 0; j < len; j++) z[j] = 0;
+    for (int64_t j = 0; j < len; j++) rz[j] = 0;
     for (int64_t c = 0; c < C; c++) {
         const T *restrict xc = xn + c * S;
         T *restrict pc = buf + c * SB;
         for (int64_t j = 0; j < len; j++) {
             T e = PL_EXP(xc[j] - m[j]);
             pc[j] = e;
-            z[j] += e;
+            rz[j] += e;
         }
     }
-    for (int64_t j = 0; j < len; j++) z[j] = (T)1 / z[j];
-    for (int64_t c = 0; c < C; c++) {
-        T *restrict pc = buf + c * SB;
-        for (int64_t j = 0; j < len; j++) pc[j] *= z[j];
-    }
+    for (int64_t j = 0; j < len; j++) rz[j] = (T)1 / rz[j];
 }
 
 /* Labels of a block as T (compared with (T)c below): a float compare
@@ -68,44 +65,75 @@ PL_INLINE void PL_NAME(pl_seg_labels)(const int64_t *restrict ln, int64_t len, T
     for (int64_t j = 0; j < len; j++) lf[j] = (T)ln[j];
 }
 
-/* Lane sum of a short row, as double. */
-PL_INLINE double PL_NAME(pl_seg_lanes)(const T *acc)
+#if PL_DOUBLE
+typedef int64_t PL_NAME(pl_seg_it);
+#else
+typedef int32_t PL_NAME(pl_seg_it);
+#endif
+/* 32-byte GCC vectors: one AVX register, two SSE registers in the baseline
+ * clone.  Explicit vectors because GCC's SLP does not keep lane accumulators
+ * in registers here. */
+typedef T PL_NAME(pl_seg_vt) __attribute__((vector_size(32)));
+typedef PL_NAME(pl_seg_it) PL_NAME(pl_seg_vi) __attribute__((vector_size(32)));
+#define PL_SEG_VL ((int64_t)(32 / sizeof(T)))
+
+/* Vectors never cross a function boundary by value (-Wpsabi: the baseline
+ * clone has no AVX ABI); loads are memcpy (unaligned, no aliasing UB). */
+#define PL_SEG_LD(dst, ptr) memcpy(&(dst), (ptr), 32)
+
+PL_INLINE double PL_NAME(pl_seg_vsum)(const PL_NAME(pl_seg_vt) *v)
 {
-    double l[PL_LANES];
-    for (int k = 0; k < PL_LANES; k++) l[k] = (double)acc[k];
-    return pl_lanes_sum(l);
+    T l[8];
+    memcpy(l, v, 32);
+    double d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < PL_SEG_VL; k++) d[k] = (double)l[k];
+    return pl_lanes_sum(d);
 }
 
-/* Pass-1 sums of one class over one block: p the activated values, tc the
- * dense target row or lf the labels as T.  Constant flags specialise the
- * loop; the body is plain multiply-adds into PL_LANES accumulators, which
- * GCC vectorises without reassociating anything. */
-PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict tc,
-                                   const T *restrict lf, T cf, int64_t len, const int sq,
-                                   const int lab, double *out)
+/* Pass-1 sums of one class over one block: p the activated values (times
+ * rz when soft: the softmax's 1/sum), tc the dense target row or lf the
+ * labels as T.  Constant flags specialise the loop. */
+PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
+                                   const T *restrict tc, const T *restrict lf, T cf,
+                                   int64_t len, const int sq, const int lab, const int soft,
+                                   double *out)
 {
-    T aI[PL_LANES], aP[PL_LANES], aT[PL_LANES];
-    for (int k = 0; k < PL_LANES; k++) aI[k] = aP[k] = aT[k] = 0;
+    typedef PL_NAME(pl_seg_vt) VT;
+    typedef PL_NAME(pl_seg_vi) VI;
+    const VT zero = {0};
+    const VT one = zero + (T)1, cfv = zero + cf;
+    VT aI = zero, aP = zero, aT = zero;
     int64_t i = 0;
-    for (; i + PL_LANES <= len; i += PL_LANES) {
-        for (int k = 0; k < PL_LANES; k++) {
-            T pv = p[i + k];
-            T tv = lab ? (lf[i + k] == cf ? (T)1 : (T)0) : tc[i + k];
-            aI[k] += pv * tv;
-            aP[k] += sq ? pv * pv : pv;
-            aT[k] += sq ? tv * tv : tv;
+    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
+        VT pv, tv;
+        PL_SEG_LD(pv, p + i);
+        if (soft) {
+            VT zv;
+            PL_SEG_LD(zv, rz + i);
+            pv *= zv;
         }
+        if (lab) {
+            VT lv;
+            PL_SEG_LD(lv, lf + i);
+            VI msk = (VI)(lv == cfv);
+            tv = (VT)(msk & (VI)one);
+        } else {
+            PL_SEG_LD(tv, tc + i);
+        }
+        aI += pv * tv;
+        aP += sq ? pv * pv : pv;
+        aT += sq ? tv * tv : tv;
     }
     for (int k = 0; i < len; i++, k++) {
-        T pv = p[i];
+        T pv = soft ? p[i] * rz[i] : p[i];
         T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
         aI[k] += pv * tv;
         aP[k] += sq ? pv * pv : pv;
         aT[k] += sq ? tv * tv : tv;
     }
-    out[0] = PL_NAME(pl_seg_lanes)(aI);
-    out[1] = PL_NAME(pl_seg_lanes)(aP);
-    out[2] = PL_NAME(pl_seg_lanes)(aT);
+    out[0] = PL_NAME(pl_seg_vsum)(&aI);
+    out[1] = PL_NAME(pl_seg_vsum)(&aP);
+    out[2] = PL_NAME(pl_seg_vsum)(&aT);
 }
 
 /* Sigmoid of a row into pc and, for dice_bce, the BCE-with-logits terms
@@ -128,18 +156,20 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restri
 
 PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
 {
-    T a[PL_LANES];
-    for (int k = 0; k < PL_LANES; k++) a[k] = 0;
+    PL_NAME(pl_seg_vt) a = {0};
     int64_t i = 0;
-    for (; i + PL_LANES <= len; i += PL_LANES)
-        for (int k = 0; k < PL_LANES; k++) a[k] += v[i + k];
+    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
+        PL_NAME(pl_seg_vt) x;
+        PL_SEG_LD(x, v + i);
+        a += x;
+    }
     for (int k = 0; i < len; i++, k++) a[k] += v[i];
-    return PL_NAME(pl_seg_lanes)(a);
+    return PL_NAME(pl_seg_vsum)(&a);
 }
 
 /* Pass 1 of task (n, b): part (C x 4) gets the block's sums.
- * Scratch buf: C rows of SB (activations) + 2 rows (softmax max/sum, then
- * the labels as T; the BCE terms). */
+ * Scratch buf: C rows of SB (activations) + 3 rows: r1 the softmax max,
+ * then the labels as T; r2 the softmax 1/sum, or the BCE terms. */
 static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
                                             double *part)
 {
@@ -170,12 +200,20 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
         } else if (r->act == PL_SEG_ACT_NONE) {
             pc = xn + c * S;
         }
-        if (lab) {
-            if (sq) PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 1, 1, o);
-            else PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 0, 1, o);
+        if (r->act == PL_SEG_ACT_SOFTMAX) {
+            if (lab) {
+                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 1, o);
+                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 1, o);
+            } else {
+                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 1, o);
+                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 1, o);
+            }
+        } else if (lab) {
+            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 0, o);
+            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 0, o);
         } else {
-            if (sq) PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 1, 0, o);
-            else PL_NAME(pl_seg_acc)(pc, tc, r1, cf, len, 0, 0, o);
+            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 0, o);
+            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 0, o);
         }
     }
 }
@@ -214,10 +252,15 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
     const int lab = r->lab != NULL;
     T *restrict dot = buf + C * SB;
     T *restrict lf = buf + (C + 1) * SB;
+    T *restrict rz = buf + (C + 2) * SB;
     if (r->act == PL_SEG_ACT_SOFTMAX) {
         /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
          * before the first write, so grad may alias x or t. */
-        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, lf);
+        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, rz);
+        for (int64_t c = 0; c < C; c++) {
+            T *restrict pc = buf + c * SB;
+            for (int64_t j = 0; j < len; j++) pc[j] *= rz[j];
+        }
         if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
         for (int64_t j = 0; j < len; j++) dot[j] = 0;
         for (int64_t c = 0; c < C; c++) {
@@ -331,7 +374,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
             PL_SEG_OMP_FOR(par, nt)
             for (int64_t i = 0; i < wn; i++) {
                 const int64_t task = w0 + i;
-                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 2) * SB;
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
                 PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
             }
             /* each sample's tasks in this window, summed pairwise, added in order */
@@ -362,7 +405,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
         if (r->grad) {
             PL_SEG_OMP_FOR(par, nt)
             for (int64_t task = 0; task < ntask; task++) {
-                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 2) * SB;
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
                 PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, coef + (task / nb) * C * 4);
             }
         }
