@@ -40,38 +40,61 @@ PL_INLINE void PL_NAME(pl_focal_point)(T x, T t, T alpha, T gamma, const int gm,
     *g = at * qg * ((p - t) - dq);
 }
 
-/* One block of anchors [a0, a0 + na): returns the sum of the per-anchor
- * terms (double), adds the block's positive count to *npos. */
+/* Focal terms of a flat run of elements into l (and the scaled gradient
+ * into g): a straight elementwise loop that vectorises. */
+PL_INLINE void PL_NAME(pl_fsl_run)(int64_t n, const T *x, const T *t, T alpha, T gamma, T sc,
+                                   T *restrict l, T *g, const int gm, const int use_alpha,
+                                   const int wg)
+{
+    for (int64_t j = 0; j < n; j++) {
+        T lj, gj;
+        PL_NAME(pl_focal_point)(x[j], t[j], alpha, gamma, gm, use_alpha, &lj, &gj);
+        l[j] = lj;
+        if (wg) g[j] = sc * gj;
+    }
+}
+
+/* One block of anchors [a0, a0 + na) (na * K <= PL_BLOCK unless na = 1):
+ * returns the sum of the per-anchor terms (double), adds the block's
+ * positive count to *npos.  The focal terms are computed over the block's
+ * flat range in pieces of PL_BLOCK elements, then summed per row in a fixed
+ * order.  gcls/gbox may alias their inputs (read before written). */
 PL_INLINE double PL_NAME(pl_fsl_block)(int64_t a0, int64_t na, int64_t K, int64_t D, const T *x,
                                        const T *t, const T *bp, const T *bt, T alpha, T gamma,
                                        T beta, T inv_beta, T sc, T *loss, T *gcls, T *gbox,
                                        int64_t *npos, const int gm, const int use_alpha)
 {
+    T lbuf[PL_BLOCK];
+    double rows[PL_BLOCK];
+    int pos[PL_BLOCK];
+    const int64_t nr = na < PL_BLOCK ? na : PL_BLOCK;   /* na <= PL_BLOCK by construction */
+    for (int64_t i = 0; i < nr; i++) {
+        const T *tr = t + (a0 + i) * K;
+        int p = 0;
+        for (int64_t j = 0; j < K; j++) p |= tr[j] > 0;
+        pos[i] = p;
+        rows[i] = 0.0;
+    }
+    const int64_t f0 = a0 * K, f1 = (a0 + na) * K;
+    for (int64_t p0 = f0; p0 < f1; p0 += PL_BLOCK) {
+        const int64_t p1 = f1 - p0 < PL_BLOCK ? f1 : p0 + PL_BLOCK;
+        if (gcls)
+            PL_NAME(pl_fsl_run)(p1 - p0, x + p0, t + p0, alpha, gamma, sc, lbuf, gcls + p0, gm,
+                                use_alpha, 1);
+        else
+            PL_NAME(pl_fsl_run)(p1 - p0, x + p0, t + p0, alpha, gamma, sc, lbuf, NULL, gm,
+                                use_alpha, 0);
+        for (int64_t j = p0; j < p1;) {
+            const int64_t a = j / K;
+            const int64_t e = (a + 1) * K < p1 ? (a + 1) * K : p1;
+            rows[a - a0] += PL_NAME(pl_seg_rowsum)(lbuf + (j - p0), e - j);
+            j = e;
+        }
+    }
     double total = 0.0;
     int64_t np_ = 0;
-    for (int64_t a = a0; a < a0 + na; a++) {
-        const T *xr = x + a * K, *tr = t + a * K;
-        T *gr = gcls ? gcls + a * K : NULL;
-        double acc[PL_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int pos = 0;
-        int64_t j = 0;
-        for (; j + PL_LANES <= K; j += PL_LANES) {
-            for (int k = 0; k < PL_LANES; k++) {
-                T l, g, tv = tr[j + k];
-                PL_NAME(pl_focal_point)(xr[j + k], tv, alpha, gamma, gm, use_alpha, &l, &g);
-                pos |= tv > 0;
-                acc[k] += (double)l;
-                if (gr) gr[j + k] = sc * g;
-            }
-        }
-        for (int k = 0; j < K; j++, k++) {
-            T l, g, tv = tr[j];
-            PL_NAME(pl_focal_point)(xr[j], tv, alpha, gamma, gm, use_alpha, &l, &g);
-            pos |= tv > 0;
-            acc[k] += (double)l;
-            if (gr) gr[j] = sc * g;
-        }
-        double row = pl_lanes_sum(acc);
+    for (int64_t i = 0; i < nr; i++) {
+        const int64_t a = a0 + i;
         const T *pr = bp + a * D, *qr = bt + a * D;
         T *gb = gbox ? gbox + a * D : NULL;
         double box = 0.0;
@@ -82,11 +105,11 @@ PL_INLINE double PL_NAME(pl_fsl_block)(int64_t a0, int64_t na, int64_t K, int64_
             int in = ar < beta;
             T l = in ? (T)0.5 * r * r * inv_beta : ar - (T)0.5 * beta;
             T g = in ? r * inv_beta : sgn;
-            if (pos) box += (double)l;
-            if (gb) gb[d] = pos ? sc * g : (T)0;
+            if (pos[i]) box += (double)l;
+            if (gb) gb[d] = pos[i] ? sc * g : (T)0;
         }
-        row += box;
-        np_ += pos;
+        double row = rows[i] + box;
+        np_ += pos[i];
         if (loss) loss[a] = (T)row;
         total += row;
     }

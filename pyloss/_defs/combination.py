@@ -260,7 +260,8 @@ focal_smooth_l1 = _FocalSmoothL1(
     The focal gradient is written with ``r = p(1-p) / (1 - p_t)``, bounded by
     2, so it stays finite as ``p_t -> 1`` for every ``gamma`` including
     ``gamma < 1``.  Smooth-L1's sub-gradient at ``r = 0`` is 0 (SPEC 3a);
-    negative anchors get a zero box gradient.  One fused pass over anchors
+    negative anchors get a zero box gradient.  With no anchors at all
+    ``mean`` is 0 (the formula's ``max(1, 0)``), not NaN.  One fused pass over anchors
     (plus, for ``mean`` gradients, a read-only count of the positives).
     No Hessian.
 
