@@ -17,27 +17,39 @@ PL_CLONES double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *
  * q = 1 - p_t = p (1 - t) + (1 - p) t with p and 1 - p each from e^-|x|
  * (no cancellation).  d q^g / dx = -g (2t - 1) r q^g with r = p (1-p) / q,
  * which lies in [0, 2] for t in [0, 1], so nothing overflows as q -> 0 even
- * for g < 1; at q = 0 the term's limit is 0.  gm: 0 g = 0, 1 g = 1, 2 g = 2
+ * for g < 1; at q = 0 the term's limit is 0.  For g = 1, 2 r q^g is the
+ * product p (1-p) q^(g-1), no division.  gm: 0 g = 0, 1 g = 1, 2 g = 2
  * (multiplies), 3 any other g (exp(g log q)). */
 PL_INLINE void PL_NAME(pl_focal_point)(T x, T t, T alpha, T gamma, const int gm, const int use_alpha,
                                        T *l, T *g)
 {
     T e = PL_EXP(-PL_FABS(x));
-    T inv = (T)1 / ((T)1 + e);
+    T v = (T)1 + e;
+    T inv = (T)1 / v;
     T p = x >= 0 ? inv : e * inv;
     T pm = x >= 0 ? e * inv : inv;
-    T ce = (x > 0 ? x : (T)0) - x * t + PL_LOG1P_POS(e);
+    /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) instead of a division */
+    T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+    T ce = (x > 0 ? x : (T)0) - x * t + lp;
     T q = p * ((T)1 - t) + pm * t;
-    T qg;
-    if (gm == 0) qg = (T)1;
-    else if (gm == 1) qg = q;
-    else if (gm == 2) qg = q * q;
-    else qg = q > 0 ? PL_EXP(gamma * PL_LOG(q)) : (T)0;
+    /* qg = q^gamma; w = p (1-p) q^(gamma-1) = r q^gamma */
+    T qg, w;
+    if (gm == 0) {
+        qg = (T)1;
+        w = (T)0;
+    } else if (gm == 1) {
+        qg = q;
+        w = p * pm;
+    } else if (gm == 2) {
+        qg = q * q;
+        w = p * pm * q;
+    } else {
+        qg = q > 0 ? PL_EXP(gamma * PL_LOG(q)) : (T)0;
+        w = q > 0 ? p * pm / (q > 0 ? q : (T)1) * qg : (T)0;
+    }
     T at = use_alpha ? alpha * t + ((T)1 - alpha) * ((T)1 - t) : (T)1;
-    T r = q > 0 ? p * pm / (q > 0 ? q : (T)1) : (T)0;
-    T dq = gm == 0 ? (T)0 : gamma * ce * ((T)2 * t - (T)1) * r;
     *l = at * ce * qg;
-    *g = at * qg * ((p - t) - dq);
+    *g = at * (qg * (p - t) - gamma * ce * ((T)2 * t - (T)1) * w);
 }
 
 /* Focal terms of a flat run of elements into l (and the scaled gradient

@@ -144,12 +144,16 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restri
                                            const int lab)
 {
     for (int64_t j = 0; j < len; j++) {
-        T x = xc[j], p, pm, e;
-        PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
-        pc[j] = p;
+        T x = xc[j];
+        T e = PL_EXP(-PL_FABS(x));
+        T v = (T)1 + e;
+        T inv = (T)1 / v;
+        pc[j] = x >= 0 ? inv : e * inv;
         if (bce) {
             T tv = lab ? (lf[j] == cf ? (T)1 : (T)0) : tc[j];
-            bc[j] = (x > 0 ? x : (T)0) - x * tv + PL_LOG1P_POS(e);
+            /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) for the correction */
+            T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+            bc[j] = (x > 0 ? x : (T)0) - x * tv + lp;
         }
     }
 }
