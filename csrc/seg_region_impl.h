@@ -184,6 +184,7 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
     const int lab = r->lab != NULL;
     const int sq = r->kind == PL_SEG_DICE_SQ;
     T *r1 = buf + C * SB, *r2 = buf + (C + 1) * SB;
+    if (C == 0) return;   /* no classes: nothing to sum (the softmax has no row 0) */
     if (r->act == PL_SEG_ACT_SOFTMAX) PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, r1, r2);
     if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, r1);
     for (int64_t c = 0; c < C; c++) {
@@ -257,6 +258,7 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
     T *restrict dot = buf + C * SB;
     T *restrict lf = buf + (C + 1) * SB;
     T *restrict rz = buf + (C + 2) * SB;
+    if (C == 0) return;
     if (r->act == PL_SEG_ACT_SOFTMAX) {
         /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
          * before the first write, so grad may alias x or t. */

@@ -163,6 +163,12 @@ def test_zero_size(name, backend):
     assert loss(x, t, backend=backend, reduction="sum") == 0
     assert loss(x, t, backend=backend, reduction="none").shape == (0,)
     assert loss.grad(x, t, backend=backend).shape == (0, 3, 4)
+    # no classes: the mean over zero classes is nan; nothing to differentiate
+    x = np.zeros((2, 0, 4))
+    assert np.all(np.isnan(loss(x, x, backend=backend, reduction="none")))
+    assert loss.grad(x, x, backend=backend).shape == (2, 0, 4)
+    with pytest.raises(ValueError, match=r"outside \[0, 0\)"):
+        loss(x, np.zeros((2, 4), np.int64), backend=backend)
     # empty spatial extent: every sum is 0, the class term is 1 - s/s = 0
     x = np.zeros((2, 3, 0))
     np.testing.assert_array_equal(loss(x, np.zeros((2, 0), np.int64), backend=backend,
