@@ -11,7 +11,9 @@
  * I = sum p t, P = sum p (or p^2), Tt = sum t (or t^2), and for dice_bce the
  * BCE-with-logits sum.  Pass 2 writes the gradient with the per-(n, c)
  * coefficients: d/dp = A t + B + G p, pulled back through the activation,
- * plus K (p - t) for the BCE part.
+ * plus K (p - t) for the BCE part.  Spatial extents below PL_SEG_SMALL_S
+ * (e.g. pred (N, C)) take pl_seg_small instead: both passes per sample,
+ * scalar, no task bookkeeping.
  */
 
 typedef struct {
@@ -344,6 +346,97 @@ static inline double PL_NAME(pl_seg_coef)(const double *sm, int kind, double smo
     return 1.0 - num / D;
 }
 
+/* Small spatial extent (S < PL_SEG_SMALL_S, e.g. pred (N, C)): one sample
+ * per call, both passes over it while it sits in L1, plain scalar loops.
+ * sm: C x 4 double scratch, k: C x 4 T scratch.  Returns the sample's loss.
+ * The path depends only on the shape, so results stay bit-identical for any
+ * thread count. */
+#define PL_SEG_SMALL_S 32
+
+PL_INLINE T PL_NAME(pl_seg_act1)(const T *xs, int64_t c, int64_t S, int act, T mx, T rz)
+{
+    T v = xs[c * S];
+    if (act == PL_SEG_ACT_SOFTMAX) return PL_EXP(v - mx) * rz;
+    if (act == PL_SEG_ACT_SIGMOID) {
+        T e = PL_EXP(-PL_FABS(v));
+        T inv = (T)1 / ((T)1 + e);
+        return v >= 0 ? inv : e * inv;
+    }
+    return v;
+}
+
+static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_t n, double smooth,
+                                              double dice_w, double bce_w, double f, T kb,
+                                              double *sm, T *k)
+{
+    const int64_t C = r->C, S = r->S;
+    const T *x = r->x + n * C * S;
+    const T *t = r->t ? r->t + n * C * S : NULL;
+    const int64_t *lab = r->lab ? r->lab + n * S : NULL;
+    const int act = r->act, sq = r->kind == PL_SEG_DICE_SQ;
+    for (int64_t q = 0; q < C * 4; q++) sm[q] = 0.0;
+    for (int64_t s = 0; s < S; s++) {
+        T mx = 0, rz = 1;
+        if (act == PL_SEG_ACT_SOFTMAX) {
+            mx = x[s];
+            for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
+            T z = 0;
+            for (int64_t c = 0; c < C; c++) z += PL_EXP(x[c * S + s] - mx);
+            rz = (T)1 / z;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+            T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+            sm[c * 4] += (double)(p * tv);
+            sm[c * 4 + 1] += (double)(sq ? p * p : p);
+            sm[c * 4 + 2] += (double)(sq ? tv * tv : tv);
+            if (r->bce) {
+                T v = x[c * S + s];
+                sm[c * 4 + 3] += (double)((v > 0 ? v : (T)0) - v * tv + PL_LOG1P_POS(PL_EXP(-PL_FABS(v))));
+            }
+        }
+    }
+    double acc = 0.0, bsum = 0.0;
+    for (int64_t c = 0; c < C; c++) {
+        acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
+        bsum += sm[c * 4 + 3];
+    }
+    double val = dice_w * (acc / (double)C);
+    if (r->bce) val += bce_w * (bsum / ((double)C * (double)S));
+    if (!r->grad) return val;
+    T *g = r->grad + n * C * S;
+    for (int64_t s = 0; s < S; s++) {
+        T mx = 0, rz = 1, dot = 0;
+        if (act == PL_SEG_ACT_SOFTMAX) {
+            mx = x[s];
+            for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
+            T z = 0;
+            for (int64_t c = 0; c < C; c++) z += PL_EXP(x[c * S + s] - mx);
+            rz = (T)1 / z;
+            for (int64_t c = 0; c < C; c++) {
+                T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+                T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+                dot += p * (k[c * 4] * tv + k[c * 4 + 1] + k[c * 4 + 2] * p);
+            }
+        }
+        /* every read of position s above happens before its writes below,
+         * and class c's own inputs are read before g[c] is written */
+        for (int64_t c = 0; c < C; c++) {
+            T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+            T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+            T gp = k[c * 4] * tv + k[c * 4 + 1] + k[c * 4 + 2] * p;
+            T out;
+            if (act == PL_SEG_ACT_SOFTMAX) out = p * (gp - dot);
+            else if (act == PL_SEG_ACT_SIGMOID) {
+                out = gp * (p * ((T)1 - p));
+                if (r->bce) out += kb * (p - tv);
+            } else out = gp;
+            g[c * S + s] = out;
+        }
+    }
+    return val;
+}
+
 /* The driver.  Returns the sum over samples of the per-sample losses
  * dice_w * mean_c(term) + bce_w * mean(BCE of the sample); writes them to
  * loss (N,) when non-NULL and the gradient of scale * sum to grad when
@@ -371,6 +464,25 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     const double cs = (double)C * (double)S;
     const double kb = cs > 0 ? bce_w * scale / cs : 0.0;
     double total = 0.0;
+    if (S < PL_SEG_SMALL_S && C > 0) {
+        /* one sample per call; per-sample values land in sums (CN*C*4 >= CN)
+         * and are added in sample order */
+        for (int64_t n0 = 0; n0 < N; n0 += CN) {
+            const int64_t cn = N - n0 < CN ? N - n0 : CN;
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t i = 0; i < cn; i++) {
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+                double *sm = (double *)(void *)buf;
+                T *k = (T *)(void *)(sm + C * 4);
+                sums[i] = PL_NAME(pl_seg_small)(r, n0 + i, smooth, dice_w, bce_w, f, (T)kb, sm, k);
+            }
+            for (int64_t i = 0; i < cn; i++) {
+                if (loss) loss[n0 + i] = (T)sums[i];
+                total += sums[i];
+            }
+        }
+        return total;
+    }
     for (int64_t n0 = 0; n0 < N; n0 += CN) {
         const int64_t cn = N - n0 < CN ? N - n0 : CN;
         const int64_t ntask = cn * nb;

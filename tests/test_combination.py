@@ -45,8 +45,13 @@ def _dbce_inputs(rng, shape=(3, 4, 5, 6), dtype=np.float64):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_dice_bce_matches_reference(opts, backend, dtype, reduction, rng):
-    x, t = _dbce_inputs(rng, dtype=dtype)
-    lab = rng.integers(0, 4, (3, 5, 6))
+    for shape in ((3, 4, 5, 8), (3, 4, 5)):      # S = 40: blocked path; S = 5: small-S path
+        x, t = _dbce_inputs(rng, shape, dtype=dtype)
+        lab = rng.integers(0, 4, (3,) + shape[2:])
+        _dbce_check(x, t, lab, opts, backend, dtype, reduction)
+
+
+def _dbce_check(x, t, lab, opts, backend, dtype, reduction):
     for tt in (t, lab):
         v_ref, g_ref = pl.dice_bce.value_and_grad(x.astype(np.float64), tt, backend="numpy",
                                                   reduction=reduction, **opts)

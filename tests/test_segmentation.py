@@ -43,7 +43,13 @@ PARAMS = [(n, o) for n in LOSSES for o in option_sets(n)]
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_matches_reference(name, opts, backend, dtype, reduction, rng):
     loss = pl.get(name)
-    x, lab = inputs(rng, (3, 5, 7), 4, opts.get("from_logits"), dtype)
+    # S = 35 runs the blocked two-pass path, S = 3 the per-sample small-S path
+    for shape in ((3, 5, 7), (3, 3)):
+        _check_against_reference(loss, opts, backend, dtype, reduction, rng, shape)
+
+
+def _check_against_reference(loss, opts, backend, dtype, reduction, rng, shape):
+    x, lab = inputs(rng, shape, 4, opts.get("from_logits"), dtype)
     for t in (onehot(lab, 4, dtype), lab):
         v_ref, g_ref = loss.value_and_grad(x.astype(np.float64), t, backend="numpy",
                                            reduction=reduction, **opts)
