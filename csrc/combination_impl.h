@@ -1,0 +1,208 @@
+/* combination_impl.h -- dice_bce and focal_smooth_l1, once per dtype. */
+#include "seg_region_impl.h"
+
+/* dice_bce: sigmoid Dice and BCE-with-logits accumulated in the same pass
+ * (seg_region_impl.h with bce = 1), gradient in one more pass. */
+PL_CLONES double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *logits,
+                                      const T *target, const int64_t *labels, double dice_weight,
+                                      double bce_weight, double smooth, double scale, T *loss,
+                                      T *grad, double *work, int nthreads)
+{
+    PL_NAME(pl_seg_t) r = {n, c, s, 0, logits, target, labels, grad, PL_SEG_ACT_SIGMOID,
+                           PL_SEG_DICE, 1};
+    return PL_NAME(pl_seg_run)(&r, smooth, dice_weight, bce_weight, scale, loss, work, nthreads);
+}
+
+/* torchvision sigmoid_focal_loss at one element and its derivative.
+ * q = 1 - p_t = p (1 - t) + (1 - p) t with p and 1 - p each from e^-|x|
+ * (no cancellation).  d q^g / dx = -g (2t - 1) r q^g with r = p (1-p) / q,
+ * which lies in [0, 2] for t in [0, 1], so nothing overflows as q -> 0 even
+ * for g < 1; at q = 0 the term's limit is 0.  For g = 1, 2 r q^g is the
+ * product p (1-p) q^(g-1), no division.  gm: 0 g = 0, 1 g = 1, 2 g = 2
+ * (multiplies), 3 any other g (exp(g log q)). */
+PL_INLINE void PL_NAME(pl_focal_point)(T x, T t, T alpha, T gamma, const int gm, const int use_alpha,
+                                       T *l, T *g)
+{
+    T e = PL_EXP(-PL_FABS(x));
+    T v = (T)1 + e;
+    T inv = (T)1 / v;
+    T p = x >= 0 ? inv : e * inv;
+    T pm = x >= 0 ? e * inv : inv;
+    /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) instead of a division */
+    T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+    T ce = (x > 0 ? x : (T)0) - x * t + lp;
+    T q = p * ((T)1 - t) + pm * t;
+    /* qg = q^gamma; w = p (1-p) q^(gamma-1) = r q^gamma */
+    T qg, w;
+    if (gm == 0) {
+        qg = (T)1;
+        w = (T)0;
+    } else if (gm == 1) {
+        qg = q;
+        w = p * pm;
+    } else if (gm == 2) {
+        qg = q * q;
+        w = p * pm * q;
+    } else {
+        qg = q > 0 ? PL_EXP(gamma * PL_LOG(q)) : (T)0;
+        w = q > 0 ? p * pm / (q > 0 ? q : (T)1) * qg : (T)0;
+    }
+    T at = use_alpha ? alpha * t + ((T)1 - alpha) * ((T)1 - t) : (T)1;
+    *l = at * ce * qg;
+    *g = at * (qg * (p - t) - gamma * ce * ((T)2 * t - (T)1) * w);
+}
+
+/* Focal terms of a flat run of elements into l (and the scaled gradient
+ * into g): a straight elementwise loop that vectorises. */
+PL_INLINE void PL_NAME(pl_fsl_run)(int64_t n, const T *x, const T *t, T alpha, T gamma, T sc,
+                                   T *restrict l, T *g, const int gm, const int use_alpha,
+                                   const int wg)
+{
+    for (int64_t j = 0; j < n; j++) {
+        T lj, gj;
+        PL_NAME(pl_focal_point)(x[j], t[j], alpha, gamma, gm, use_alpha, &lj, &gj);
+        l[j] = lj;
+        if (wg) g[j] = sc * gj;
+    }
+}
+
+/* One block of anchors [a0, a0 + na) (na * K <= PL_BLOCK unless na = 1):
+ * returns the sum of the per-anchor terms (double), adds the block's
+ * positive count to *npos.  The focal terms are computed over the block's
+ * flat range in pieces of PL_BLOCK elements, then summed per row in a fixed
+ * order.  gcls/gbox may alias their inputs (read before written). */
+PL_INLINE double PL_NAME(pl_fsl_block)(int64_t a0, int64_t na, int64_t K, int64_t D, const T *x,
+                                       const T *t, const T *bp, const T *bt, T alpha, T gamma,
+                                       T beta, T inv_beta, T sc, T *loss, T *gcls, T *gbox,
+                                       int64_t *npos, const int gm, const int use_alpha)
+{
+    T lbuf[PL_BLOCK];
+    double rows[PL_BLOCK];
+    int pos[PL_BLOCK];
+    const int64_t nr = na < PL_BLOCK ? na : PL_BLOCK;   /* na <= PL_BLOCK by construction */
+    for (int64_t i = 0; i < nr; i++) {
+        const T *tr = t + (a0 + i) * K;
+        int p = 0;
+        for (int64_t j = 0; j < K; j++) p |= tr[j] > 0;
+        pos[i] = p;
+        rows[i] = 0.0;
+    }
+    const int64_t f0 = a0 * K, f1 = (a0 + na) * K;
+    for (int64_t p0 = f0; p0 < f1; p0 += PL_BLOCK) {
+        const int64_t p1 = f1 - p0 < PL_BLOCK ? f1 : p0 + PL_BLOCK;
+        if (gcls)
+            PL_NAME(pl_fsl_run)(p1 - p0, x + p0, t + p0, alpha, gamma, sc, lbuf, gcls + p0, gm,
+                                use_alpha, 1);
+        else
+            PL_NAME(pl_fsl_run)(p1 - p0, x + p0, t + p0, alpha, gamma, sc, lbuf, NULL, gm,
+                                use_alpha, 0);
+        for (int64_t j = p0; j < p1;) {
+            const int64_t a = j / K;
+            const int64_t e = (a + 1) * K < p1 ? (a + 1) * K : p1;
+            rows[a - a0] += PL_NAME(pl_seg_rowsum)(lbuf + (j - p0), e - j);
+            j = e;
+        }
+    }
+    double total = 0.0;
+    int64_t np_ = 0;
+    for (int64_t i = 0; i < nr; i++) {
+        const int64_t a = a0 + i;
+        const T *pr = bp + a * D, *qr = bt + a * D;
+        T *gb = gbox ? gbox + a * D : NULL;
+        double box = 0.0;
+        for (int64_t d = 0; d < D; d++) {
+            T r = pr[d] - qr[d];
+            T ar = PL_FABS(r);
+            T sgn = r > 0 ? (T)1 : (r < 0 ? (T)-1 : r * (T)0);
+            int in = ar < beta;
+            T l = in ? (T)0.5 * r * r * inv_beta : ar - (T)0.5 * beta;
+            T g = in ? r * inv_beta : sgn;
+            if (pos[i]) box += (double)l;
+            if (gb) gb[d] = pos[i] ? sc * g : (T)0;
+        }
+        double row = rows[i] + box;
+        np_ += pos[i];
+        if (loss) loss[a] = (T)row;
+        total += row;
+    }
+    *npos += np_;
+    return total;
+}
+
+static PL_CLONES double PL_NAME(pl_fsl_blkd)(int64_t a0, int64_t na, int64_t K, int64_t D,
+                                             const T *x, const T *t, const T *bp, const T *bt,
+                                             T alpha, T gamma, T beta, T inv_beta, T sc, T *loss,
+                                             T *gcls, T *gbox, int64_t *npos)
+{
+#define PL_FSL(GM, UA)                                                                          \
+    return PL_NAME(pl_fsl_block)(a0, na, K, D, x, t, bp, bt, alpha, gamma, beta, inv_beta, sc,   \
+                                 loss, gcls, gbox, npos, GM, UA)
+    const int ua = alpha >= 0;
+    if (gamma == 2) { if (ua) PL_FSL(2, 1); else PL_FSL(2, 0); }
+    if (gamma == 0) { if (ua) PL_FSL(0, 1); else PL_FSL(0, 0); }
+    if (gamma == 1) { if (ua) PL_FSL(1, 1); else PL_FSL(1, 0); }
+    if (ua) PL_FSL(3, 1);
+    PL_FSL(3, 0);
+#undef PL_FSL
+}
+
+static int64_t PL_NAME(pl_fsl_count)(int64_t a0, int64_t na, int64_t K, const T *t)
+{
+    int64_t np_ = 0;
+    for (int64_t a = a0; a < a0 + na; a++) {
+        const T *tr = t + a * K;
+        int pos = 0;
+        for (int64_t j = 0; j < K; j++) pos |= tr[j] > 0;
+        np_ += pos;
+    }
+    return np_;
+}
+
+PL_CLONES double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls_logits,
+                                             const T *cls_target, const T *box_pred,
+                                             const T *box_target, double alpha, double gamma,
+                                             double beta, int normalize, T *loss, T *g_cls,
+                                             T *g_box, int64_t *num_pos, int nthreads)
+{
+    const int64_t width = k + d > 0 ? k + d : 1;
+    const int64_t rb = width >= PL_BLOCK ? 1 : PL_BLOCK / width;
+    const int64_t nb = (a + rb - 1) / rb;
+    const int par = pl_use_threads(a * width, nthreads);
+    (void)par;
+    double sc = 1.0;
+    if (normalize && (g_cls || g_box)) {
+        /* the gradient carries 1 / max(1, positives): count them first */
+        int64_t cnt = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par) num_threads(nthreads) reduction(+ : cnt)
+#endif
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t a0 = b * rb;
+            cnt += PL_NAME(pl_fsl_count)(a0, a - a0 < rb ? a - a0 : rb, k, cls_target);
+        }
+        sc = 1.0 / (double)(cnt > 1 ? cnt : 1);
+    }
+    const T A_ = (T)alpha, G_ = (T)gamma, B_ = (T)beta;
+    const T IB = beta > 0 ? (T)(1.0 / beta) : (T)0;
+    double part[PL_SUPER];
+    int64_t cnts[PL_SUPER];
+    double total = 0.0;
+    int64_t npos = 0;
+    for (int64_t b0 = 0; b0 < nb; b0 += PL_SUPER) {
+        const int64_t bn = nb - b0 < PL_SUPER ? nb - b0 : PL_SUPER;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par) num_threads(nthreads)
+#endif
+        for (int64_t b = 0; b < bn; b++) {
+            const int64_t a0 = (b0 + b) * rb;
+            cnts[b] = 0;
+            part[b] = PL_NAME(pl_fsl_blkd)(a0, a - a0 < rb ? a - a0 : rb, k, d, cls_logits,
+                                           cls_target, box_pred, box_target, A_, G_, B_, IB,
+                                           (T)sc, loss, g_cls, g_box, &cnts[b]);
+        }
+        total += pl_pairwise(part, bn);
+        for (int64_t b = 0; b < bn; b++) npos += cnts[b];
+    }
+    *num_pos = npos;
+    return total;
+}

@@ -1,0 +1,532 @@
+/*
+ * seg_region_impl.h -- the region-overlap driver (dice, iou, dice_bce), once
+ * per dtype (see pl_type.h).  Included by segmentation_impl.h and
+ * combination_impl.h; everything here is static.
+ *
+ * Layout: x (N, C, S) with S the flattened spatial size; the target is either
+ * dense t (N, C, S) or labels lab (N, S) (validated by Python: in [0, C)).
+ *
+ * Pass 1, per task (n, spatial block): p = act(x) (the softmax over C is
+ * formed on the fly for the block's positions), and per class the sums
+ * I = sum p t, P = sum p (or p^2), Tt = sum t (or t^2), and for dice_bce the
+ * BCE-with-logits sum.  Pass 2 writes the gradient with the per-(n, c)
+ * coefficients: d/dp = A t + B + G p, pulled back through the activation,
+ * plus K (p - t) for the BCE part.  Spatial extents below PL_SEG_SMALL_S
+ * (e.g. pred (N, C)) take pl_seg_small instead: both passes per sample,
+ * scalar, no task bookkeeping.
+ */
+
+typedef struct {
+    int64_t N, C, S, SB;
+    const T *x;
+    const T *t;          /* dense target (N, C, S) or NULL */
+    const int64_t *lab;  /* labels (N, S) or NULL */
+    T *grad;
+    int act, kind, bce;
+} PL_NAME(pl_seg_t);
+
+/* p = sigmoid(v) and 1 - p, both without cancellation: e = exp(-|v|). */
+PL_INLINE void PL_NAME(pl_seg_sigmoid)(T v, T *p, T *pm, T *e_out)
+{
+    T e = PL_EXP(-PL_FABS(v));
+    T inv = (T)1 / ((T)1 + e);
+    *p = v >= 0 ? inv : e * inv;
+    *pm = v >= 0 ? e * inv : inv;
+    *e_out = e;
+}
+
+/* Softmax over the C classes of positions [s0, s0+len) of sample x (C, S):
+ * buf (C, SB) gets e = exp(x - max) and rz (SB) 1 / sum e, so p = e * rz
+ * (the consumers multiply; no normalisation sweep).  m is scratch. */
+PL_INLINE void PL_NAME(pl_seg_softmax)(const T *restrict xn, int64_t C, int64_t S, int64_t SB,
+                                       int64_t len, T *restrict buf, T *restrict m,
+                                       T *restrict rz)
+{
+    for (int64_t j = 0; j < len; j++) m[j] = xn[j];
+    for (int64_t c = 1; c < C; c++) {
+        const T *restrict xc = xn + c * S;
+        for (int64_t j = 0; j < len; j++) m[j] = xc[j] > m[j] ? xc[j] : m[j];
+    }
+    for (int64_t j = 0; j < len; j++) rz[j] = 0;
+    for (int64_t c = 0; c < C; c++) {
+        const T *restrict xc = xn + c * S;
+        T *restrict pc = buf + c * SB;
+        for (int64_t j = 0; j < len; j++) {
+            T e = PL_EXP(xc[j] - m[j]);
+            pc[j] = e;
+            rz[j] += e;
+        }
+    }
+    for (int64_t j = 0; j < len; j++) rz[j] = (T)1 / rz[j];
+}
+
+/* Labels of a block as T (compared with (T)c below): a float compare
+ * vectorises where an int64 compare feeding float lanes does not. */
+PL_INLINE void PL_NAME(pl_seg_labels)(const int64_t *restrict ln, int64_t len, T *restrict lf)
+{
+    for (int64_t j = 0; j < len; j++) lf[j] = (T)ln[j];
+}
+
+#if PL_DOUBLE
+typedef int64_t PL_NAME(pl_seg_it);
+#else
+typedef int32_t PL_NAME(pl_seg_it);
+#endif
+/* 32-byte GCC vectors: one AVX register, two SSE registers in the baseline
+ * clone.  Explicit vectors because GCC's SLP does not keep lane accumulators
+ * in registers here. */
+typedef T PL_NAME(pl_seg_vt) __attribute__((vector_size(32)));
+typedef PL_NAME(pl_seg_it) PL_NAME(pl_seg_vi) __attribute__((vector_size(32)));
+#define PL_SEG_VL ((int64_t)(32 / sizeof(T)))
+
+/* Vectors never cross a function boundary by value (-Wpsabi: the baseline
+ * clone has no AVX ABI); loads are memcpy (unaligned, no aliasing UB). */
+#define PL_SEG_LD(dst, ptr) memcpy(&(dst), (ptr), 32)
+
+PL_INLINE double PL_NAME(pl_seg_vsum)(const PL_NAME(pl_seg_vt) *v)
+{
+    T l[8];
+    memcpy(l, v, 32);
+    double d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < PL_SEG_VL; k++) d[k] = (double)l[k];
+    return pl_lanes_sum(d);
+}
+
+/* Pass-1 sums of one class over one block: p the activated values (times
+ * rz when soft: the softmax's 1/sum), tc the dense target row or lf the
+ * labels as T.  Constant flags specialise the loop. */
+PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
+                                   const T *restrict tc, const T *restrict lf, T cf,
+                                   int64_t len, const int sq, const int lab, const int soft,
+                                   double *out)
+{
+    typedef PL_NAME(pl_seg_vt) VT;
+    typedef PL_NAME(pl_seg_vi) VI;
+    const VT zero = {0};
+    const VT one = zero + (T)1, cfv = zero + cf;
+    VT aI = zero, aP = zero, aT = zero;
+    int64_t i = 0;
+    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
+        VT pv, tv;
+        PL_SEG_LD(pv, p + i);
+        if (soft) {
+            VT zv;
+            PL_SEG_LD(zv, rz + i);
+            pv *= zv;
+        }
+        if (lab) {
+            VT lv;
+            PL_SEG_LD(lv, lf + i);
+            VI msk = (VI)(lv == cfv);
+            tv = (VT)(msk & (VI)one);
+        } else {
+            PL_SEG_LD(tv, tc + i);
+        }
+        aI += pv * tv;
+        aP += sq ? pv * pv : pv;
+        aT += sq ? tv * tv : tv;
+    }
+    for (int k = 0; i < len; i++, k++) {
+        T pv = soft ? p[i] * rz[i] : p[i];
+        T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        aI[k] += pv * tv;
+        aP[k] += sq ? pv * pv : pv;
+        aT[k] += sq ? tv * tv : tv;
+    }
+    out[0] = PL_NAME(pl_seg_vsum)(&aI);
+    out[1] = PL_NAME(pl_seg_vsum)(&aP);
+    out[2] = PL_NAME(pl_seg_vsum)(&aT);
+}
+
+/* Sigmoid of a row into pc and, for dice_bce, the BCE-with-logits terms
+ * max(x, 0) - x t + log1p(e^-|x|) into bc (one exp serves both). */
+PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restrict tc,
+                                           const T *restrict lf, T cf, int64_t len,
+                                           T *restrict pc, T *restrict bc, const int bce,
+                                           const int lab)
+{
+    for (int64_t j = 0; j < len; j++) {
+        T x = xc[j];
+        T e = PL_EXP(-PL_FABS(x));
+        T v = (T)1 + e;
+        T inv = (T)1 / v;
+        pc[j] = x >= 0 ? inv : e * inv;
+        if (bce) {
+            T tv = lab ? (lf[j] == cf ? (T)1 : (T)0) : tc[j];
+            /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) for the correction */
+            T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+            bc[j] = (x > 0 ? x : (T)0) - x * tv + lp;
+        }
+    }
+}
+
+PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
+{
+    PL_NAME(pl_seg_vt) a = {0};
+    int64_t i = 0;
+    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
+        PL_NAME(pl_seg_vt) x;
+        PL_SEG_LD(x, v + i);
+        a += x;
+    }
+    for (int k = 0; i < len; i++, k++) a[k] += v[i];
+    return PL_NAME(pl_seg_vsum)(&a);
+}
+
+/* Pass 1 of task (n, b): part (C x 4) gets the block's sums.
+ * Scratch buf: C rows of SB (activations) + 3 rows: r1 the softmax max,
+ * then the labels as T; r2 the softmax 1/sum, or the BCE terms. */
+static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+                                            double *part)
+{
+    const int64_t C = r->C, S = r->S, SB = r->SB;
+    const int64_t s0 = b * SB;
+    const int64_t len = S - s0 < SB ? S - s0 : SB;
+    const T *xn = r->x + n * C * S + s0;
+    const int lab = r->lab != NULL;
+    const int sq = r->kind == PL_SEG_DICE_SQ;
+    T *r1 = buf + C * SB, *r2 = buf + (C + 1) * SB;
+    if (C == 0) return;   /* no classes: nothing to sum (the softmax has no row 0) */
+    if (r->act == PL_SEG_ACT_SOFTMAX) PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, r1, r2);
+    if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, r1);
+    for (int64_t c = 0; c < C; c++) {
+        const T *tc = lab ? NULL : r->t + (n * C + c) * S + s0;
+        const T cf = (T)c;
+        const T *pc = buf + c * SB;
+        double *o = part + c * 4;
+        o[3] = 0.0;
+        if (r->act == PL_SEG_ACT_SIGMOID) {
+            T *pw = buf + c * SB;
+            if (r->bce) {
+                if (lab) PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 1, 1);
+                else PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 1, 0);
+                o[3] = PL_NAME(pl_seg_rowsum)(r2, len);
+            } else {
+                PL_NAME(pl_seg_sigmoid_row)(xn + c * S, tc, r1, cf, len, pw, r2, 0, 0);
+            }
+        } else if (r->act == PL_SEG_ACT_NONE) {
+            pc = xn + c * S;
+        }
+        if (r->act == PL_SEG_ACT_SOFTMAX) {
+            if (lab) {
+                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 1, o);
+                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 1, o);
+            } else {
+                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 1, o);
+                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 1, o);
+            }
+        } else if (lab) {
+            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 0, o);
+            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 0, o);
+        } else {
+            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 0, o);
+            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 0, o);
+        }
+    }
+}
+
+/* Pass-2 gradient of one class over one block (act 0/1; the class is
+ * independent of the others).  k = (A, B, G, K).  gc may be xc or tc
+ * itself (each element is read before it is written). */
+PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *restrict lf, T cf,
+                                          int64_t len, const T *k, T *gc, const int act,
+                                          const int bce, const int lab)
+{
+    const T A = k[0], B = k[1], G = k[2], K = k[3];
+    for (int64_t i = 0; i < len; i++) {
+        T x = xc[i], p, pm, e;
+        T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        if (act == PL_SEG_ACT_SIGMOID) {
+            PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
+            T g = (A * tv + B + G * p) * (p * pm);
+            if (bce) g += K * (p - tv);
+            gc[i] = g;
+        } else {
+            gc[i] = A * tv + B + G * x;
+        }
+    }
+}
+
+/* Pass 2 of task (n, b): write the gradient. coef (C x 4) for sample n. */
+static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+                                            const T *coef)
+{
+    const int64_t C = r->C, S = r->S, SB = r->SB;
+    const int64_t s0 = b * SB;
+    const int64_t len = S - s0 < SB ? S - s0 : SB;
+    const T *xn = r->x + n * C * S + s0;
+    T *gn = r->grad + n * C * S + s0;
+    const int lab = r->lab != NULL;
+    T *restrict dot = buf + C * SB;
+    T *restrict lf = buf + (C + 1) * SB;
+    T *restrict rz = buf + (C + 2) * SB;
+    if (C == 0) return;
+    if (r->act == PL_SEG_ACT_SOFTMAX) {
+        /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
+         * before the first write, so grad may alias x or t. */
+        PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, dot, rz);
+        for (int64_t c = 0; c < C; c++) {
+            T *restrict pc = buf + c * SB;
+            for (int64_t j = 0; j < len; j++) pc[j] *= rz[j];
+        }
+        if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
+        for (int64_t j = 0; j < len; j++) dot[j] = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
+            const T cf = (T)c;
+            const T *restrict pc = buf + c * SB;
+            if (lab) {
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
+                    dot[j] += pc[j] * (A * tv + B + G * pc[j]);
+                }
+            } else {
+                const T *tc = r->t + (n * C + c) * S + s0;
+                for (int64_t j = 0; j < len; j++) dot[j] += pc[j] * (A * tc[j] + B + G * pc[j]);
+            }
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
+            const T cf = (T)c;
+            const T *restrict pc = buf + c * SB;
+            T *gc = gn + c * S;
+            if (lab) {
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
+                    gc[j] = pc[j] * ((A * tv + B + G * pc[j]) - dot[j]);
+                }
+            } else {
+                const T *tc = r->t + (n * C + c) * S + s0;
+                for (int64_t j = 0; j < len; j++) gc[j] = pc[j] * ((A * tc[j] + B + G * pc[j]) - dot[j]);
+            }
+        }
+        return;
+    }
+    if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
+    for (int64_t c = 0; c < C; c++) {
+        const T *xc = xn + c * S;
+        const T *tc = lab ? NULL : r->t + (n * C + c) * S + s0;
+        const T *k = coef + c * 4;
+        const T cf = (T)c;
+        T *gc = gn + c * S;
+        if (r->act == PL_SEG_ACT_SIGMOID) {
+            if (r->bce) {
+                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 0);
+            } else {
+                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 1);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 0);
+            }
+        } else {
+            if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 1);
+            else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 0);
+        }
+    }
+}
+
+/* Per-(n, c) value and gradient coefficients from the sums (I, P, Tt, Bce).
+ * f multiplies the class term (dice_weight * scale / C). */
+static inline double PL_NAME(pl_seg_coef)(const double *sm, int kind, double smooth, double f,
+                                          T *k)
+{
+    double I = sm[0], P = sm[1], Tt = sm[2];
+    if (kind == PL_SEG_IOU) {
+        double U = P + Tt - I + smooth, num = I + smooth;
+        double r = num / (U * U);
+        k[0] = (T)(f * (-1.0 / U - r));
+        k[1] = (T)(f * r);
+        k[2] = 0;
+        return 1.0 - num / U;
+    }
+    double D = P + Tt + smooth, num = 2.0 * I + smooth;
+    double r = num / (D * D);
+    k[0] = (T)(f * (-2.0 / D));
+    k[1] = kind == PL_SEG_DICE_SQ ? (T)0 : (T)(f * r);
+    k[2] = kind == PL_SEG_DICE_SQ ? (T)(f * 2.0 * r) : (T)0;
+    return 1.0 - num / D;
+}
+
+/* Small spatial extent (S < PL_SEG_SMALL_S, e.g. pred (N, C)): one sample
+ * per call, both passes over it while it sits in L1, plain scalar loops.
+ * sm: C x 4 double scratch, k: C x 4 T scratch.  Returns the sample's loss.
+ * The path depends only on the shape, so results stay bit-identical for any
+ * thread count. */
+#define PL_SEG_SMALL_S 32
+
+PL_INLINE T PL_NAME(pl_seg_act1)(const T *xs, int64_t c, int64_t S, int act, T mx, T rz)
+{
+    T v = xs[c * S];
+    if (act == PL_SEG_ACT_SOFTMAX) return PL_EXP(v - mx) * rz;
+    if (act == PL_SEG_ACT_SIGMOID) {
+        T e = PL_EXP(-PL_FABS(v));
+        T inv = (T)1 / ((T)1 + e);
+        return v >= 0 ? inv : e * inv;
+    }
+    return v;
+}
+
+static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_t n, double smooth,
+                                              double dice_w, double bce_w, double f, T kb,
+                                              double *sm, T *k)
+{
+    const int64_t C = r->C, S = r->S;
+    const T *x = r->x + n * C * S;
+    const T *t = r->t ? r->t + n * C * S : NULL;
+    const int64_t *lab = r->lab ? r->lab + n * S : NULL;
+    const int act = r->act, sq = r->kind == PL_SEG_DICE_SQ;
+    for (int64_t q = 0; q < C * 4; q++) sm[q] = 0.0;
+    for (int64_t s = 0; s < S; s++) {
+        T mx = 0, rz = 1;
+        if (act == PL_SEG_ACT_SOFTMAX) {
+            mx = x[s];
+            for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
+            T z = 0;
+            for (int64_t c = 0; c < C; c++) z += PL_EXP(x[c * S + s] - mx);
+            rz = (T)1 / z;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+            T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+            sm[c * 4] += (double)(p * tv);
+            sm[c * 4 + 1] += (double)(sq ? p * p : p);
+            sm[c * 4 + 2] += (double)(sq ? tv * tv : tv);
+            if (r->bce) {
+                T v = x[c * S + s];
+                sm[c * 4 + 3] += (double)((v > 0 ? v : (T)0) - v * tv + PL_LOG1P_POS(PL_EXP(-PL_FABS(v))));
+            }
+        }
+    }
+    double acc = 0.0, bsum = 0.0;
+    for (int64_t c = 0; c < C; c++) {
+        acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
+        bsum += sm[c * 4 + 3];
+    }
+    double val = dice_w * (acc / (double)C);
+    if (r->bce) val += bce_w * (bsum / ((double)C * (double)S));
+    if (!r->grad) return val;
+    T *g = r->grad + n * C * S;
+    for (int64_t s = 0; s < S; s++) {
+        T mx = 0, rz = 1, dot = 0;
+        if (act == PL_SEG_ACT_SOFTMAX) {
+            mx = x[s];
+            for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
+            T z = 0;
+            for (int64_t c = 0; c < C; c++) z += PL_EXP(x[c * S + s] - mx);
+            rz = (T)1 / z;
+            for (int64_t c = 0; c < C; c++) {
+                T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+                T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+                dot += p * (k[c * 4] * tv + k[c * 4 + 1] + k[c * 4 + 2] * p);
+            }
+        }
+        /* every read of position s above happens before its writes below,
+         * and class c's own inputs are read before g[c] is written */
+        for (int64_t c = 0; c < C; c++) {
+            T p = PL_NAME(pl_seg_act1)(x + s, c, S, act, mx, rz);
+            T tv = lab ? (lab[s] == c ? (T)1 : (T)0) : t[c * S + s];
+            T gp = k[c * 4] * tv + k[c * 4 + 1] + k[c * 4 + 2] * p;
+            T out;
+            if (act == PL_SEG_ACT_SOFTMAX) out = p * (gp - dot);
+            else if (act == PL_SEG_ACT_SIGMOID) {
+                out = gp * (p * ((T)1 - p));
+                if (r->bce) out += kb * (p - tv);
+            } else out = gp;
+            g[c * S + s] = out;
+        }
+    }
+    return val;
+}
+
+/* The driver.  Returns the sum over samples of the per-sample losses
+ * dice_w * mean_c(term) + bce_w * mean(BCE of the sample); writes them to
+ * loss (N,) when non-NULL and the gradient of scale * sum to grad when
+ * non-NULL.  work: pl_seg_work_size(N, C, S, nthreads) doubles. */
+PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double dice_w,
+                                     double bce_w, double scale, T *loss, double *work,
+                                     int nthreads)
+{
+    const int64_t N = r->N, C = r->C, S = r->S;
+    if (N <= 0) return 0.0;
+    const int64_t SB = pl_seg_sb(C);
+    r->SB = SB;
+    const int64_t nb = pl_seg_nblocks(S, SB);
+    const int64_t CN = pl_seg_chunk(N, C, S);
+    const int64_t W = pl_seg_window(C);
+    const int64_t nt = nthreads < 1 ? 1 : nthreads;
+    double *part = work;
+    double *sums = part + W * C * 4;
+    T *coef = (T *)(sums + CN * C * 4);
+    T *bufs = (T *)(sums + 2 * CN * C * 4);
+    const int par = pl_use_threads(N * C * S, nthreads);
+    (void)par;
+    (void)nt;
+    const double f = C > 0 ? dice_w * scale / (double)C : 0.0;
+    const double cs = (double)C * (double)S;
+    const double kb = cs > 0 ? bce_w * scale / cs : 0.0;
+    double total = 0.0;
+    if (S < PL_SEG_SMALL_S && C > 0) {
+        /* one sample per call; per-sample values land in sums (CN*C*4 >= CN)
+         * and are added in sample order */
+        for (int64_t n0 = 0; n0 < N; n0 += CN) {
+            const int64_t cn = N - n0 < CN ? N - n0 : CN;
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t i = 0; i < cn; i++) {
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+                double *sm = (double *)(void *)buf;
+                T *k = (T *)(void *)(sm + C * 4);
+                sums[i] = PL_NAME(pl_seg_small)(r, n0 + i, smooth, dice_w, bce_w, f, (T)kb, sm, k);
+            }
+            for (int64_t i = 0; i < cn; i++) {
+                if (loss) loss[n0 + i] = (T)sums[i];
+                total += sums[i];
+            }
+        }
+        return total;
+    }
+    for (int64_t n0 = 0; n0 < N; n0 += CN) {
+        const int64_t cn = N - n0 < CN ? N - n0 : CN;
+        const int64_t ntask = cn * nb;
+        for (int64_t i = 0; i < cn * C * 4; i++) sums[i] = 0.0;
+        for (int64_t w0 = 0; w0 < ntask; w0 += W) {
+            const int64_t wn = ntask - w0 < W ? ntask - w0 : W;
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t i = 0; i < wn; i++) {
+                const int64_t task = w0 + i;
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+                PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
+            }
+            /* each sample's tasks in this window, summed pairwise, added in order */
+            for (int64_t i = 0; i < wn;) {
+                const int64_t ln_ = (w0 + i) / nb;
+                int64_t e = i;
+                while (e < wn && (w0 + e) / nb == ln_) e++;
+                double *sm = sums + ln_ * C * 4;
+                for (int64_t q = 0; q < C * 4; q++)
+                    sm[q] += pl_seg_pairwise_strided(part + i * C * 4 + q, e - i, C * 4);
+                i = e;
+            }
+        }
+        for (int64_t ln_ = 0; ln_ < cn; ln_++) {
+            double *sm = sums + ln_ * C * 4;
+            T *k = coef + ln_ * C * 4;
+            double acc = 0.0, bsum = 0.0;
+            for (int64_t c = 0; c < C; c++) {
+                acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
+                k[c * 4 + 3] = (T)kb;
+                bsum += sm[c * 4 + 3];
+            }
+            double v = dice_w * (acc / (double)C);
+            if (r->bce) v += bce_w * (bsum / cs);
+            if (loss) loss[n0 + ln_] = (T)v;
+            total += v;
+        }
+        if (r->grad) {
+            PL_SEG_OMP_FOR(par, nt)
+            for (int64_t task = 0; task < ntask; task++) {
+                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+                PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, coef + (task / nb) * C * 4);
+            }
+        }
+    }
+    return total;
+}

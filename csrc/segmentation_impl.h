@@ -1,0 +1,21 @@
+/* segmentation_impl.h -- dice and iou, once per dtype (see pl_type.h and
+ * seg_region_impl.h for the two-pass driver). */
+#include "seg_region_impl.h"
+
+PL_CLONES double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+                                  const int64_t *labels, int activation, int squared,
+                                  double smooth, double scale, T *loss, T *grad, double *work,
+                                  int nthreads)
+{
+    PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation,
+                           squared ? PL_SEG_DICE_SQ : PL_SEG_DICE, 0};
+    return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
+}
+
+PL_CLONES double PL_NAME(pl_iou)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+                                 const int64_t *labels, int activation, double smooth,
+                                 double scale, T *loss, T *grad, double *work, int nthreads)
+{
+    PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation, PL_SEG_IOU, 0};
+    return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
+}
