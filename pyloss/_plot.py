@@ -110,6 +110,8 @@ def _figure(plt, kind, title, curves, show_hess):
     names = ["loss", "gradient d loss / d input", "Hessian (diagonal)"]
     if kind == "class_logit":
         names[1] = "gradient w.r.t. the true class's logit"
+    elif kind == "p_true":
+        names[1] = "gradient w.r.t. the logit"
     for ax, nm in zip(axes, names):
         ax.set_title(nm, fontsize=10)
         ax.set_xlabel(_XLABEL[kind], fontsize=9)
@@ -118,6 +120,9 @@ def _figure(plt, kind, title, curves, show_hess):
     if kind in ("residual", "class_logit", "logit"):
         top = max(float(np.nanmax(v)) for _, (x, v, g, h) in curves)
         axes[0].set_ylim(-0.05 * top, min(top, 6.0) * 1.05)
+    if kind == "prob":   # 1/p blow-ups at the ends would flatten everything else
+        for ax in axes[1:]:
+            ax.set_yscale("symlog", linthresh=1.0)
     if len(curves) > 1:
         axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=11)

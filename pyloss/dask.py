@@ -30,8 +30,8 @@ import numpy as np
 
 from . import _dispatch as D
 from ._errors import PylossTypeError, PylossValueError
-from ._loss import ElementwiseLoss, get
-from .stream import _check_reduction, _resolve, chunk_partials, finish, streamable
+from ._loss import get
+from .stream import _check_reduction, _resolve, chunk_partials, finish, per_element_weight, streamable
 
 __all__ = ["loss", "loss_none"] + list(streamable())
 
@@ -112,11 +112,11 @@ def loss(name, *arrays, reduction="mean", weight=None, backend="auto", split_eve
     for a, n in zip(xs, L.inputs):
         if a.ndim == 0:
             raise PylossValueError(f"{n}: expected at least one axis (samples on axis 0), got a 0-d array")
-    elementwise = isinstance(L, ElementwiseLoss)
-    per_element_weight = weight is not None and elementwise
+    elementwise = per_element_weight(L)
+    chunk_weight = weight is not None and elementwise
     if weight is not None and not elementwise:
         opts = dict(opts, weight=np.asarray(weight))
-    if per_element_weight:
+    if chunk_weight:
         w = _as_dask(weight, "weight")
         shape = xs[0].shape
         if np.broadcast_shapes(w.shape, shape) != shape:
@@ -138,7 +138,7 @@ def loss(name, *arrays, reduction="mean", weight=None, backend="auto", split_eve
         new_axes={"pair": 2}, adjust_chunks={"row": 1}, concatenate=True,
         dtype=np.float64, meta=np.empty((0, 0), np.float64),
         loss=L.name, nin=len(L.inputs), opts=opts, reduction=reduction, backend=backend,
-        has_weight=per_element_weight)
+        has_weight=chunk_weight)
     summed = da.reduction(parts, _fsum_rows, _fsum_rows, combine=_fsum_rows, axis=0,
                           keepdims=True, dtype=np.float64, split_every=split_every,
                           concatenate=True, meta=np.empty((0, 0), np.float64))
@@ -165,7 +165,7 @@ def loss_none(name, pred, target, *, weight=None, backend="auto", **opts):
     are rechunked to match.
     """
     L = _resolve(name)
-    if not isinstance(L, ElementwiseLoss):
+    if not per_element_weight(L):
         raise PylossValueError(f"loss: loss_none takes an elementwise loss, got {L.name!r}")
     L._parse((None, None), opts)
     p = _as_dask(pred, L.inputs[0])

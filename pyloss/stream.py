@@ -42,7 +42,8 @@ from . import _dispatch as D
 from ._errors import PylossTypeError, PylossValueError
 from ._loss import ElementwiseLoss, get, losses
 
-__all__ = ["Accumulator", "chunk_partials", "finish", "streamable", "DENOMINATORS"]
+__all__ = ["Accumulator", "chunk_partials", "finish", "streamable", "per_element_weight",
+           "DENOMINATORS", "PER_ELEMENT_WEIGHT"]
 
 
 # ----------------------------------------------------------------- denominators
@@ -82,7 +83,27 @@ def _elements(loss, arrays, opts):
     return float(np.size(arrays[0]))
 
 
+def _per_element(loss, arrays, opts):
+    """Elementwise rule: the weight sum (weights broadcast to the input's shape) or the count."""
+    w = opts.get("weight")
+    if w is None:
+        return float(np.size(arrays[0]))
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), np.shape(arrays[0]))
+    return float(np.sum(w, dtype=np.float64))
+
+
+# Non-ElementwiseLoss losses whose ``weight`` is per element (comes with each chunk).
+PER_ELEMENT_WEIGHT = {"binary_cross_entropy", "binary_cross_entropy_with_logits"}
+
+
+def per_element_weight(loss):
+    """Whether `loss`'s ``weight`` option is per element (so it is chunked with the data)."""
+    return isinstance(loss, ElementwiseLoss) or loss.name in PER_ELEMENT_WEIGHT
+
+
 DENOMINATORS = {
+    "binary_cross_entropy": _per_element,
+    "binary_cross_entropy_with_logits": _per_element,
     "cross_entropy": _class_index_mass,
     "softmax_focal": _class_index_mass,
     "kl_div": _kl_div,
@@ -127,15 +148,8 @@ def chunk_partials(loss, arrays, opts, reduction="mean", backend="auto"):
     total = float(loss(*arrays, reduction="sum", backend=backend, **opts))
     if reduction == "sum":
         return total, 0.0
-    rule = DENOMINATORS.get(loss.name)
-    if rule is not None:
-        return total, rule(loss, arrays, dict(opts, _reduction=reduction))
-    w = opts.get("weight")
-    if w is None:
-        return total, float(np.size(np.asarray(arrays[0]) if not hasattr(arrays[0], "shape") else arrays[0]))
-    shape = np.shape(arrays[0])
-    w = np.broadcast_to(np.asarray(w, dtype=np.float64), shape)
-    return total, float(np.sum(w, dtype=np.float64))
+    rule = DENOMINATORS.get(loss.name, _per_element)
+    return total, rule(loss, arrays, dict(opts, _reduction=reduction))
 
 
 def _result_dtype(loss, arrays):
@@ -223,7 +237,7 @@ class Accumulator:
         self.loss = _resolve(loss)
         self.reduction = _check_reduction(self.loss, reduction)
         self.backend = D.check_backend(backend)
-        if "weight" in opts and isinstance(self.loss, ElementwiseLoss):
+        if "weight" in opts and per_element_weight(self.loss):
             raise PylossTypeError("weight: pass per-element weights with each chunk, "
                                   "update(pred, target, weight=w)")
         self.loss._parse((None,) * len(self.loss.inputs), opts)   # unknown options fail now
@@ -233,9 +247,15 @@ class Accumulator:
         self._dtype = None
         self.chunks = 0
 
-    def update(self, *arrays, weight=None):
-        """Add one chunk (the loss's positional arrays, and its weights)."""
+    def update(self, *arrays, weight=None, **chunk_opts):
+        """Add one chunk: the loss's positional arrays, and its per-element weights.
+
+        ``chunk_opts`` override the constructor's options for this chunk only
+        (array options that run along the data, e.g. a full-shape
+        ``pos_weight``).
+        """
         opts = dict(self.opts)
+        opts.update(chunk_opts)
         if weight is not None:
             opts["weight"] = weight
         total, denom = chunk_partials(self.loss, arrays, opts, self.reduction, self.backend)

@@ -112,7 +112,9 @@ def test_xgboost_logistic_equals_builtin():
     xgb = _xgb()
     X, y = _binary_data()
     d = xgb.DMatrix(X, label=y)
-    built = xgb.train(_xgb_params(objective="binary:logistic"), d, 15)
+    # base_score is a probability for binary:logistic (0.5 -> margin 0) and a
+    # margin for a custom objective (0.0): both start from margin 0.
+    built = xgb.train(_xgb_params(objective="binary:logistic", base_score=0.5), d, 15)
     ours = xgb.train(_xgb_params(), d, 15, obj=plb.objective("binary_cross_entropy_with_logits"))
     np.testing.assert_allclose(ours.predict(d, output_margin=True),
                                built.predict(d, output_margin=True), rtol=1e-5, atol=1e-5)

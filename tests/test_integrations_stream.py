@@ -4,7 +4,7 @@ import pytest
 
 import pyloss as pl
 from conftest import CASES
-from pyloss.stream import Accumulator, streamable
+from pyloss.stream import Accumulator, per_element_weight, streamable
 
 
 def _splits(n, rng):
@@ -30,18 +30,22 @@ def test_chunks_equal_one_call(name, dtype, reduction, rng):
     loss = pl.get(name)
     case = CASES[name]
     arrays, opts = case.make(rng, (257, 3), dtype)
+    n = len(arrays[0])
     for extra in case.option_sets:
         o = dict(opts, **extra)
         want = loss(*arrays, reduction=reduction, **o)
-        acc = Accumulator(name, reduction=reduction, **o)
-        b = _splits(len(arrays[0]), rng)
+        # array options that run along the rows travel with each chunk
+        along = {k: np.asarray(v) for k, v in o.items()
+                 if isinstance(v, np.ndarray) and v.ndim == np.ndim(arrays[0]) and v.shape[0] == n}
+        acc = Accumulator(name, reduction=reduction,
+                          **{k: v for k, v in o.items() if k not in along})
+        b = _splits(n, rng)
         for s, e in zip(b[:-1], b[1:]):
-            acc.update(*(a[s:e] for a in arrays))
+            acc.update(*(a[s:e] for a in arrays), **{k: v[s:e] for k, v in along.items()})
         _check_close(acc.result(), want, dtype)
 
 
-@pytest.mark.parametrize("name", [n for n in streamable()
-                                  if isinstance(pl.get(n), pl._loss.ElementwiseLoss)])
+@pytest.mark.parametrize("name", [n for n in streamable() if per_element_weight(pl.get(n))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_weighted_mean_and_order_independence(name, dtype, rng):
     loss = pl.get(name)
