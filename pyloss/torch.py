@@ -4,7 +4,9 @@
 pyloss`` never imports torch.  Each function has the signature of its
 ``torch.nn.functional`` namesake (``sigmoid_focal_loss``: of
 ``torchvision.ops.sigmoid_focal_loss``, whose default reduction is ``"none"``)
-and returns the same value and gradients::
+and returns the same value and gradients; ``torch.nn``-style modules
+(``MSELoss``, ``HuberLoss``, ``CrossEntropyLoss``, ... table :data:`MODULES`)
+wrap them::
 
     loss = plt.huber_loss(pred, target, delta=0.5)   # like F.huber_loss
     loss.backward()
@@ -204,8 +206,48 @@ for _name in available():
     globals()[_name] = _make(_name, SPECS[_name])
     __all__.append(_name)
 
+# torch.nn module name -> functional drop-in.
+MODULES = {
+    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss",
+    "SmoothL1Loss": "smooth_l1_loss", "CrossEntropyLoss": "cross_entropy",
+    "BCELoss": "binary_cross_entropy", "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
+    "KLDivLoss": "kl_div", "TripletMarginLoss": "triplet_margin_loss",
+}
+
+
+def _module(cls_name, fn_name):
+    spec = SPECS[fn_name]
+    tensor_opts = spec.tensor_options
+
+    def __init__(self, reduction=spec.default_reduction, **kw):
+        torch.nn.Module.__init__(self)
+        self.reduction = reduction
+        self._kw = {}
+        for k, v in kw.items():
+            if k in tensor_opts and v is not None:
+                self.register_buffer(k, torch.as_tensor(v))   # follows .to()/.double()
+            else:
+                self._kw[k] = v
+
+    def forward(self, *tensors):
+        kw = dict(self._kw)
+        kw.update({k: getattr(self, k) for k in tensor_opts if k in self._buffers})
+        return globals()[fn_name](*tensors, reduction=self.reduction, **kw)
+
+    doc = f"``torch.nn.{cls_name}`` computed by pyloss (see :func:`{fn_name}`)."
+    return type(cls_name, (torch.nn.Module,), {"__init__": __init__, "forward": forward,
+                                               "__doc__": doc, "__module__": __name__})
+
+
+for _cls, _fn in MODULES.items():
+    if _fn in globals():
+        globals()[_cls] = _module(_cls, _fn)
+        __all__.append(_cls)
+
 
 def __getattr__(name):
+    if name in MODULES:
+        name = MODULES[name]
     if name in SPECS:
         raise AttributeError(f"pyloss.torch.{name} needs the pyloss loss {SPECS[name].loss!r}, "
                              f"which this build does not register")

@@ -156,3 +156,18 @@ def _quiet():
         def __exit__(self, *a):
             cm.__exit__(*a)
     return _Exit()
+
+
+def test_nn_modules_match_torch():
+    x = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(7, 3, dtype=torch.float64)
+    for cls, fn in plt.MODULES.items():
+        if not hasattr(plt, cls):
+            continue
+        if fn in ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"):
+            ours = getattr(plt, cls)(reduction="sum")(x, y)
+            theirs = getattr(torch.nn, cls)(reduction="sum")(x, y)
+            torch.testing.assert_close(ours, theirs)
+    m = plt.HuberLoss(delta=0.3, weight=torch.rand(7, 3, dtype=torch.float64))
+    assert "weight" in dict(m.named_buffers())
+    torch.testing.assert_close(m(x, y), F.huber_loss(x, y, delta=0.3, weight=m.weight))
