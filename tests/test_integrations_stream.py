@@ -95,3 +95,26 @@ def test_pl_stream_attribute_and_errors():
         Accumulator("mse", weight=[1.0])
     with pytest.raises(pl.PylossValueError, match="delta"):
         Accumulator("huber", delta=-1.0).update([1.0], [0.0])
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), name=st.sampled_from([n for n in streamable() if pl.get(n).family == "regression"]),
+       dtype=st.sampled_from([np.float32, np.float64]), weighted=st.booleans())
+def test_any_chunking_matches_one_call(data, name, dtype, weighted):
+    n = data.draw(st.integers(0, 300))
+    elems = st.floats(-1e3, 1e3, width=32)
+    p = data.draw(hnp.arrays(dtype, n, elements=elems))
+    t = data.draw(hnp.arrays(dtype, n, elements=elems))
+    w = data.draw(hnp.arrays(dtype, n, elements=st.floats(0.0, 10.0, width=32))) if weighted else None
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=6)))
+    opts = CASES[name].make(np.random.default_rng(0), (1,), dtype)[1]
+    want = pl.get(name)(p, t, weight=w, **opts)
+    acc = Accumulator(name, **opts)
+    b = [0, *cuts, n]
+    for s, e in zip(b[:-1], b[1:]):
+        acc.update(p[s:e], t[s:e], weight=None if w is None else w[s:e])
+    _check_close(acc.result(), want, dtype)
