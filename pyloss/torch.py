@@ -131,6 +131,11 @@ class _Function(torch.autograd.Function):
     def forward(ctx, name, kw, reduction, *tensors):
         spec = SPECS[name]
         loss = _pl.get(spec.loss)
+        for i in range(spec.diff + (spec.target_grad is not None), spec.ntensors):
+            if ctx.needs_input_grad[3 + i]:
+                raise RuntimeError(
+                    f"pyloss.torch.{name}: the gradient with respect to input {i} "
+                    f"({loss.inputs[i]}) is not computed; detach it")
         floats = [t for t in tensors if t.is_floating_point()]
         out_dtype = floats[0].dtype
         for t in floats[1:spec.diff]:

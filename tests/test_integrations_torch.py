@@ -171,3 +171,11 @@ def test_nn_modules_match_torch():
     m = plt.HuberLoss(delta=0.3, weight=torch.rand(7, 3, dtype=torch.float64))
     assert "weight" in dict(m.named_buffers())
     torch.testing.assert_close(m(x, y), F.huber_loss(x, y, delta=0.3, weight=m.weight))
+
+
+@pytest.mark.skipif("kl_div" not in plt.available(), reason="generative family absent")
+def test_target_requiring_grad_is_an_error_where_unsupported():
+    q = torch.log_softmax(torch.randn(4, 3, dtype=torch.float64), 1).requires_grad_()
+    p = torch.softmax(torch.randn(4, 3, dtype=torch.float64), 1).requires_grad_()
+    with pytest.raises(RuntimeError, match="detach"):
+        plt.kl_div(q, p, reduction="batchmean")
