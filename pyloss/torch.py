@@ -24,7 +24,8 @@ Which torch function maps to which pyloss loss is the table :data:`SPECS`;
 a function exists here only when its pyloss loss is registered
 (``pyloss.losses()``), and :func:`available` lists them.  For the regression
 losses the gradient with respect to ``target`` is also returned (it is minus
-the prediction's); for the others a target that requires grad gets none.
+the prediction's); for the others a target that requires grad raises
+``RuntimeError`` (detach it) rather than getting a silently missing gradient.
 
 Weighting conventions follow torch, not pyloss: ``huber_loss``,
 ``binary_cross_entropy`` and ``binary_cross_entropy_with_logits`` divide a
