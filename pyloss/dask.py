@@ -33,7 +33,7 @@ from ._errors import PylossTypeError, PylossValueError
 from ._loss import get
 from .stream import _check_reduction, _resolve, chunk_partials, finish, per_element_weight, streamable
 
-__all__ = ["loss", "loss_none"] + list(streamable())
+__all__ = ["loss", "loss_none", "grad"] + list(streamable())
 
 
 def _as_dask(x, name):
@@ -179,6 +179,50 @@ def loss_none(name, pred, target, *, weight=None, backend="auto", **opts):
     dt = D.compute_dtype(*(np.empty(0, a.dtype) for a in xs[:2] if np.dtype(a.dtype).kind == "f"))
     return da.map_blocks(_none_block, *xs, dtype=dt, meta=np.empty((0,) * p.ndim, dt),
                          loss=L.name, nin=2, opts=opts, backend=backend, has_weight=weight is not None)
+
+
+def _grad_block(*blocks, loss=None, opts=None, backend="auto", has_weight=False):
+    o = dict(opts)
+    if has_weight:
+        o["weight"] = blocks[2]
+    denom = blocks[-1]
+    g = get(loss).grad(blocks[0], blocks[1], reduction="sum", backend=backend, **o)
+    if denom is None:
+        return g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (g / np.asarray(denom, np.float64)).astype(g.dtype)
+
+
+def grad(name, pred, target, *, reduction="mean", weight=None, backend="auto", **opts):
+    """Gradient of an elementwise loss w.r.t. ``pred``, lazily, with ``pred``'s chunks.
+
+    For ``"mean"`` the blocks' ``reduction="sum"`` gradients are divided by
+    the global denominator (weight sum or count, itself a lazy tree
+    reduction), so the result equals the in-memory ``grad`` up to the
+    rounding of that division (within a couple of ulps).  ``"sum"`` and
+    ``"none"`` are the elementwise derivatives.
+    """
+    L = _resolve(name)
+    if not per_element_weight(L):
+        raise PylossValueError(f"loss: grad takes an elementwise loss, got {L.name!r}")
+    reduction = D.check_reduction(reduction)
+    L._parse((None, None), opts)
+    p = _as_dask(pred, L.inputs[0])
+    t = _as_dask(target, L.inputs[1])
+    if t.shape != p.shape:
+        raise PylossValueError(f"{L.inputs[1]}: shape {t.shape} does not match "
+                               f"{L.inputs[0]} shape {p.shape}")
+    xs = [p, t.rechunk(p.chunks)]
+    if weight is not None:
+        xs.append(da.broadcast_to(_as_dask(weight, "weight"), p.shape).rechunk(p.chunks))
+    if reduction == "mean":
+        w = weight if weight is not None else da.ones(p.shape, chunks=p.chunks, dtype=np.float64)
+        denom = da.broadcast_to(_as_dask(w, "weight"), p.shape).astype(np.float64).sum()
+    else:
+        denom = None
+    dt = D.grad_dtype(np.empty(0, p.dtype)) if np.dtype(p.dtype).kind == "f" else np.dtype(np.float64)
+    return da.map_blocks(_grad_block, *xs, denom, dtype=dt, meta=np.empty((0,) * p.ndim, dt),
+                         loss=L.name, opts=opts, backend=backend, has_weight=weight is not None)
 
 
 def __getattr__(name):

@@ -42,7 +42,7 @@ from . import _dispatch as D
 from ._errors import PylossTypeError, PylossValueError
 from ._loss import ElementwiseLoss, get, losses
 
-__all__ = ["Accumulator", "chunk_partials", "finish", "streamable", "per_element_weight",
+__all__ = ["Accumulator", "accumulate", "chunk_partials", "finish", "streamable", "per_element_weight",
            "DENOMINATORS", "PER_ELEMENT_WEIGHT"]
 
 
@@ -277,3 +277,29 @@ class Accumulator:
     def __repr__(self):
         return (f"<pyloss Accumulator {self.loss.name} reduction={self.reduction!r} "
                 f"chunks={self.chunks}>")
+
+
+def accumulate(loss, chunks, *, reduction="mean", backend="auto", **opts):
+    """The loss over an iterable of chunks, as one call over their concatenation.
+
+    Each chunk is a tuple of the loss's positional arrays, optionally followed
+    by that chunk's per-element weights.  Shorthand for an
+    :class:`Accumulator` fed every chunk.
+
+    Examples
+    --------
+    >>> import numpy as np, pyloss as pl
+    >>> chunks = (([1.0, 2.0], [1.0, 3.0]), ([4.0], [2.0]))
+    >>> float(pl.stream.accumulate("mse", chunks, reduction="sum"))
+    5.0
+    """
+    acc = Accumulator(loss, reduction=reduction, backend=backend, **opts)
+    n = len(acc.loss.inputs)
+    for k, chunk in enumerate(chunks):
+        chunk = tuple(chunk)
+        if len(chunk) not in (n, n + 1):
+            raise PylossValueError(
+                f"chunks: chunk {k} has {len(chunk)} arrays; expected {n} "
+                f"({', '.join(acc.loss.inputs)}) or {n + 1} with weights")
+        acc.update(*chunk[:n], weight=chunk[n] if len(chunk) > n else None)
+    return acc.result()

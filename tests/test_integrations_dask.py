@@ -73,3 +73,21 @@ def test_errors():
         pld.mse(da.zeros(4, chunks=2), da.zeros(5, chunks=2))
     with pytest.raises(AttributeError):
         pld.not_a_loss  # noqa: B018
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_on_a_cluster(client, reduction, dtype, rng):
+    import pyloss.dask as pld
+    p = rng.standard_normal((500, 3)).astype(dtype)
+    t = rng.standard_normal((500, 3)).astype(dtype)
+    w = rng.random((500, 3)).astype(dtype)
+    P, T, W = (da.from_array(a, chunks=(c, 3)) for a, c in ((p, 128), (t, 200), (w, 77)))
+    for weight in (None, (W, w)):
+        g = pld.grad("log_cosh", P, T, reduction=reduction,
+                     weight=None if weight is None else weight[0])
+        assert g.chunks == P.chunks
+        got = g.compute()
+        want = pl.log_cosh.grad(p, t, reduction=reduction, weight=None if weight is None else weight[1])
+        assert got.dtype == want.dtype
+        np.testing.assert_array_max_ulp(got, want, maxulp=2)

@@ -118,3 +118,13 @@ def test_any_chunking_matches_one_call(data, name, dtype, weighted):
     for s, e in zip(b[:-1], b[1:]):
         acc.update(p[s:e], t[s:e], weight=None if w is None else w[s:e])
     _check_close(acc.result(), want, dtype)
+
+
+def test_accumulate_function(rng):
+    p, t, w = (rng.standard_normal(1000) for _ in range(3))
+    w = np.abs(w)
+    chunks = [(p[s:s + 300], t[s:s + 300], w[s:s + 300]) for s in range(0, 1000, 300)]
+    _check_close(pl.stream.accumulate("huber", chunks, delta=0.3), pl.huber(p, t, weight=w, delta=0.3),
+                 np.float64)
+    with pytest.raises(pl.PylossValueError, match="chunk 0"):
+        pl.stream.accumulate("mse", [(p,)])
