@@ -27,6 +27,10 @@ INTEGRATIONS = {
 }
 
 
+# Environment variables that change what the kernels do.
+_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "PYLOSS_CHECK")
+
+
 def _dist_version(name):
     for n in (name, name + "-cpu"):
         try:
@@ -104,6 +108,7 @@ def collect():
         "c_extension": _c_facts(),
         "cpu_features": cpu_features(),
         "numba": _numba_facts(),
+        "environment": {k: os.environ.get(k) for k in _ENV},
         "losses": list(pl.losses()),
         "integrations": integrations,
     }
@@ -137,6 +142,9 @@ def _fmt(info):
     else:
         lines.append(f"numba {n['version']}: threading layer {n['threading_layer']} "
                      f"(config {n['threading_layer_config']}), {n['num_threads']} threads")
+    env = {k: v for k, v in info["environment"].items() if v is not None}
+    lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or "(none of "
+                                    + ", ".join(_ENV) + " set)"))
     lines.append(f"losses ({len(info['losses'])}): " + ", ".join(info["losses"]))
     lines.append("integrations (pip install 'pyloss[EXTRA]'):")
     for extra, d in info["integrations"].items():
