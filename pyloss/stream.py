@@ -145,6 +145,8 @@ def chunk_partials(loss, arrays, opts, reduction="mean", backend="auto"):
     denominator is what ``mean`` divides that chunk's sum by (0.0 when
     ``reduction="sum"``, where it is not needed).
     """
+    # Tensors (even ones that require grad) and lists become arrays once, without copies.
+    arrays = tuple(D._asarray(a, n) for a, n in zip(arrays, loss.inputs))
     total = float(loss(*arrays, reduction="sum", backend=backend, **opts))
     if reduction == "sum":
         return total, 0.0
@@ -153,9 +155,8 @@ def chunk_partials(loss, arrays, opts, reduction="mean", backend="auto"):
 
 
 def _result_dtype(loss, arrays):
-    dt = D.compute_dtype(*(D._asarray(a, "input") for a in arrays
-                           if np.asarray(a).dtype.kind == "f"))
-    return dt
+    arrays = [D._asarray(a, "input") for a in arrays]
+    return D.compute_dtype(*(a for a in arrays if a.dtype.kind == "f"))
 
 
 def finish(total, denom, reduction, dtype):

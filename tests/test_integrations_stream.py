@@ -128,3 +128,13 @@ def test_accumulate_function(rng):
                  np.float64)
     with pytest.raises(pl.PylossValueError, match="chunk 0"):
         pl.stream.accumulate("mse", [(p,)])
+
+
+def test_torch_chunks_without_detach(rng):
+    torch = pytest.importorskip("torch")
+    p = torch.randn(100, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(100, dtype=torch.float64)
+    acc = Accumulator("huber")
+    for s in range(0, 100, 30):
+        acc.update(p[s:s + 30], t[s:s + 30])
+    _check_close(acc.result(), pl.huber(p.detach().numpy(), t.numpy()), np.float64)
