@@ -152,8 +152,11 @@ class _Function(torch.autograd.Function):
         red = reduction
         if spec.count_mean and reduction == "mean" and opts.get("weight") is not None:
             red, count_div = "sum", float(arrays[0].size)
-        value, grad = loss.value_and_grad(*arrays, reduction=red, **opts)
-        grads = grad if isinstance(grad, tuple) else (grad,)
+        if any(ctx.needs_input_grad[3:3 + spec.ntensors]):
+            value, grad = loss.value_and_grad(*arrays, reduction=red, **opts)
+            grads = grad if isinstance(grad, tuple) else (grad,)
+        else:   # inference: the value kernel alone, no gradient buffer
+            value, grads = loss(*arrays, reduction=red, **opts), ()
         if count_div is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = value / value.dtype.type(count_div)

@@ -179,3 +179,13 @@ def test_target_requiring_grad_is_an_error_where_unsupported():
     p = torch.softmax(torch.randn(4, 3, dtype=torch.float64), 1).requires_grad_()
     with pytest.raises(RuntimeError, match="detach"):
         plt.kl_div(q, p, reduction="batchmean")
+
+
+def test_inference_without_grad():
+    x = torch.randn(9, dtype=torch.float32)
+    y = torch.randn(9, dtype=torch.float32)
+    with torch.no_grad():
+        v = plt.huber_loss(x, y, delta=0.2)
+    torch.testing.assert_close(v, F.huber_loss(x, y, delta=0.2))
+    assert not v.requires_grad
+    torch.testing.assert_close(plt.l1_loss(x, y, reduction="none"), F.l1_loss(x, y, reduction="none"))
