@@ -49,9 +49,6 @@ def test_errors():
 
 
 # ------------------------------------------------------------ XGBoost
-xgb = None
-
-
 def _xgb():
     return pytest.importorskip("xgboost")
 
