@@ -25,3 +25,11 @@ __all__ = [
     "Loss", "losses", "get", "backends", "checking", "set_num_threads", "get_num_threads",
     "PylossError", "PylossValueError", "PylossTypeError", "PylossNotImplementedError", "CheckError",
 ] + list(_REGISTRY)
+
+
+def __getattr__(name):
+    # pl.stream without an explicit import; the module needs nothing beyond NumPy.
+    if name == "stream":
+        import importlib
+        return importlib.import_module(".stream", __name__)
+    raise AttributeError(f"module 'pyloss' has no attribute {name!r}")

@@ -1,0 +1,77 @@
+"""`pyloss info` and `pyloss plot` (the latter skips without matplotlib)."""
+import json
+import sys
+
+import pytest
+
+import pyloss as pl
+from pyloss import cli
+
+
+def test_info_text_and_json(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"pyloss {pl.__version__}" in out and "backends:" in out and "CPU features" in out
+    assert cli.main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["backends"]["numpy"] == "available"
+    assert set(info["cpu_features"]) == {"sse4_2", "avx", "avx2", "fma", "avx512f"}
+    assert set(info["integrations"]) == {"torch", "boosting", "sklearn", "dask", "plot"}
+    if "c" in pl.backends():
+        assert "-O3" in info["c_extension"]["flags"] and "-ffast-math" not in info["c_extension"]["flags"]
+        assert isinstance(info["c_extension"]["openmp"], bool)
+
+
+def test_info_imports_no_integration():
+    import subprocess
+    code = ("import sys, pyloss.cli as c; c.main(['info']); "
+            "print([m for m in ('torch','sklearn','dask','xgboost','lightgbm','matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_plot_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit, match="matplotlib"):
+        cli.main(["plot", "mse", "-o", str(tmp_path / "m.png")])
+
+
+def _png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_loss_preset_and_gallery(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from pyloss import _plot
+    out = tmp_path / "huber.png"
+    assert cli.main(["plot", "huber", "--param", "delta=0.5", "-o", str(out)]) == 0
+    assert _png(out)
+    assert cli.main(["plot", "regression", "-o", str(tmp_path / "r.png")]) == 0
+    assert _png(tmp_path / "r.png")
+    assert cli.main(["plot", "--gallery", str(tmp_path / "g")]) == 0
+    made = capsys.readouterr().out.split()
+    expect = set(_plot.plottable()) | set(_plot.presets())
+    assert {p.rsplit("/", 1)[-1][:-4] for p in made if p.endswith(".png") and "/g/" in p} == expect
+    assert all(_png(p) for p in made if "/g/" in p)
+    assert "regression.png" in (tmp_path / "g" / "gallery.md").read_text()
+
+
+def test_plot_curves_are_the_kernels():
+    pytest.importorskip("matplotlib")
+    import numpy as np
+    from pyloss import _plot
+    x, v, g, h = _plot._curve("residual", "huber", {"delta": 1.0})
+    np.testing.assert_array_equal(v, pl.huber(x, 0 * x, reduction="none"))
+    np.testing.assert_array_equal(g, np.clip(x, -1, 1))
+    np.testing.assert_array_equal(h, (np.abs(x) <= 1).astype(float))
+
+
+def test_plot_errors(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert cli.main(["plot", "no_such_loss", "-o", str(tmp_path / "x.png")]) == 2
+    assert "no_such_loss" in capsys.readouterr().err
+    assert cli.main(["plot", "huber", "--param", "delta", "-o", str(tmp_path / "x.png")]) == 2
+    assert cli.main(["plot", "huber", "--param", "delta=-1", "-o", str(tmp_path / "x.png")]) == 2
+    assert "delta" in capsys.readouterr().err
+    assert cli.main(["plot"]) == 2
