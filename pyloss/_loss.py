@@ -79,6 +79,11 @@ class Loss:
         self.example = example
         _REGISTRY[name] = self
 
+    def __reduce__(self):
+        # Loss objects hold compiled kernels; pickle them by registry name so
+        # they travel to multiprocessing/Dask workers.
+        return (get, (self.name,))
+
     def __repr__(self):
         return f"<pyloss loss {self.name}({', '.join(self.inputs)})>"
 
@@ -205,7 +210,7 @@ class ElementwiseLoss(Loss):
         # which skips the general validation because every check it would do
         # is answered by the tests below.  Anything else (or a failed test)
         # takes the general path, which gives the same result or the error.
-        if (not opts and reduction != "none" and len(arrays) == 2
+        if (not opts and (reduction == "mean" or reduction == "sum") and len(arrays) == 2
                 and (backend == "auto" or backend == "c")):
             p, t = arrays
             if type(p) is np.ndarray and type(t) is np.ndarray:
@@ -224,7 +229,12 @@ class ElementwiseLoss(Loss):
         """dtype -> fast-path runner (empty when C is unavailable or the loss
         validates targets or has no default parameters); built on first use."""
         fast = {None: None}  # never empty, so `self._fast or ...` builds once
-        if self._target_check is None and D.check_backend("auto") == "c":
+        # Only losses whose whole validation is ElementwiseLoss._bind with no
+        # value checks qualify: a subclass that checks values (probabilities in
+        # [0, 1]) or changes reductions always takes the general path.
+        plain = (type(self)._bind is ElementwiseLoss._bind and type(self)._compute is ElementwiseLoss._compute
+                 and self.reductions == D.REDUCTIONS)
+        if plain and self._target_check is None and D.check_backend("auto") == "c":
             try:
                 p0, p1, _ = self._params(dict(self.options))
             except PylossError:  # no valid defaults: always the general path
@@ -333,7 +343,8 @@ def _fast_runner(_c, fn, dt, p0, p1):
         if out is None:
             d = empty(p.shape, dt)
         elif (type(out) is np.ndarray and out.dtype is dt and out.shape == p.shape
-              and out.flags.c_contiguous and out.flags.writeable):
+              and out.flags.c_contiguous and out.flags.writeable
+              and not D.overlaps_unsafely(out, p, t)):
             d = out
         else:
             return None  # the general path raises the right error

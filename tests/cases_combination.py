@@ -50,7 +50,7 @@ CASES = {
                             "class 0: p = (s(2), s(-1)), t = (1, 0): 1 - 2 s(2)/(s(2)+s(-1)+1); "
                             "class 1 likewise; BCE = mean of softplus(-2), softplus(-1), "
                             "softplus(-2), softplus(-1) (each pixel's -log p_t)")]),
-    "focal_smooth_l1": Case(_make_fsl, fd_ok=_fsl_fd_ok,
+    "focal_smooth_l1": Case(_make_fsl, fd_ok=_fsl_fd_ok, empty_mean=0.0,
                             option_sets=[{}, {"alpha": -1.0, "gamma": 0.0}, {"gamma": 0.5},
                                          {"beta": 0.5, "alpha": 0.75, "gamma": 1.0},
                                          {"gamma": 3.5}],

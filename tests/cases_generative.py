@@ -55,7 +55,7 @@ CASES = {
     "vae": Case(_vae, option_sets=[{}, {"recon_loss": "bce_logits"}, {"beta": 0.25}],
                 hand=[(([[1.0, 2.0]], [[0.0, 2.0]], [[1.0]], [[0.0]]), {}, "sum", 1.5,
                        "(1-0)^2 + (2-2)^2 + KL(mu=1, logvar=0) = 1 + 1/2")]),
-    "gan_discriminator": Case(_gan_d, option_sets=KINDS, fd_ok=_hinge_fd_ok, hand=[
+    "gan_discriminator": Case(_gan_d, option_sets=KINDS, fd_ok=_hinge_fd_ok, shape_free=(1,), hand=[
         (([2.0, 0.0], [-1.0]), {"kind": "hinge"}, "mean", 0.5, "(relu(-1) + relu(1))/2 + relu(0)"),
         (([0.0], [0.0]), {"kind": "bce"}, "sum", 2.0 * np.log(2.0), "softplus(0) = log 2, twice"),
         (([3.0], [1.0, 2.0]), {"kind": "lsgan"}, "mean", 2.0 + 1.25,

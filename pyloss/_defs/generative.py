@@ -341,13 +341,19 @@ class _GAN(Loss):
             if loss is not None:
                 value = loss if value is None else np.add(value, loss, out=value)
             if grad is not None:
-                if o is not None:
-                    if grad is not o:
-                        o[...] = grad
-                    grad = o
-                elif grad.dtype != gdt:
-                    grad = grad.astype(gdt)
-                res.append(grad)
+                res.append((grad, o, gdt))
+        # Copy into out= only after every term has read its input: an out
+        # buffer may alias the other input (SPEC 3a).
+        done = []
+        for grad, o, gdt in res:
+            if o is not None:
+                if grad is not o:
+                    o[...] = grad
+                grad = o
+            elif grad.dtype != gdt:
+                grad = grad.astype(gdt)
+            done.append(grad)
+        res = done
         if reduction != "none":
             value = dt.type(total)
         if op == "value":
