@@ -483,12 +483,17 @@ PL_INLINE void PL_NAME(binary_cross_entropy_with_logits_point)(T x, T t, T a, T 
                                                               T *l, T *g, T *h)
 {
     (void)p1;
-    T lw = has_pw != 0 ? (T)1 + (a - (T)1) * t : (T)1;
+    /* lw = (1 - t) + pw t equals 1 + (pw - 1) t without its cancellation */
+    T lw = has_pw != 0 ? ((T)1 - t) + a * t : (T)1;
     T p, pm, e;
     PL_NAME(sig_pair)(x, &p, &pm, &e);
-    T sp = (x < 0 ? -x : (T)0) + PL_LOG1P_POS(e); /* softplus(-x) */
-    *l = ((T)1 - t) * x + lw * sp;
-    *g = ((T)1 - t) - lw * pm;
+    /* softplus(-x) = max(-x, 0) + log1p(e); the max(-x, 0) part is added to
+     * (1 - t) x first so that for t = 0 it cancels exactly (x + (-x) = 0) and a
+     * tiny loss is not rounded away under a large |x| (PyTorch's max_val form) */
+    *l = (((T)1 - t) * x + lw * (x < 0 ? -x : (T)0)) + lw * PL_LOG1P_POS(e);
+    /* (1 - t) - lw sigmoid(-x), rewritten (1 - t) p - pw t (1 - p) so that
+     * no 1 - (1 - p) cancellation loses a small gradient */
+    *g = ((T)1 - t) * p - (has_pw != 0 ? a : (T)1) * t * pm;
     *h = lw * p * pm;
 }
 PL_EW_KERNEL(binary_cross_entropy_with_logits)
@@ -503,7 +508,7 @@ PL_INLINE void PL_NAME(sigmoid_focal_point)(T x, T t, T aux, T alpha, T gamma, T
     (void)aux;
     T p, pm, e;
     PL_NAME(sig_pair)(x, &p, &pm, &e);
-    T ce = ((T)1 - t) * x + (x < 0 ? -x : (T)0) + PL_LOG1P_POS(e);
+    T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + PL_LOG1P_POS(e); /* see above */
     T q = p * ((T)1 - t) + pm * t;
     T s = p * pm;
     T v = q > 0 ? s / q : (T)1;

@@ -44,17 +44,19 @@ def binary_cross_entropy_point(p, t, a, p0, p1):
 
 @numba.njit(cache=True)
 def binary_cross_entropy_with_logits_point(x, t, a, has_pw, p1):
-    lw = 1.0 + (a - 1.0) * t if has_pw != 0 else 1.0
+    lw = (1.0 - t) + a * t if has_pw != 0 else 1.0
     p, pm, e = _sig_pair(x)
-    sp = (-x if x < 0 else 0.0) + math.log1p(e)
-    return (1.0 - t) * x + lw * sp, (1.0 - t) - lw * pm, lw * p * pm
+    # relu(-x) joins (1 - t) x first: exact cancellation for t = 0 (see C)
+    l = ((1.0 - t) * x + lw * (-x if x < 0 else 0.0)) + lw * math.log1p(e)
+    pw = a if has_pw != 0 else 1.0
+    return l, (1.0 - t) * p - pw * t * pm, lw * p * pm
 
 
 @numba.njit(cache=True)
 def sigmoid_focal_point(x, t, aux, alpha, gamma):
     # q^(gamma-1) q' = q^gamma v (1 - 2t), v = p(1-p)/q: finite for gamma < 1
     p, pm, e = _sig_pair(x)
-    ce = (1.0 - t) * x + (-x if x < 0 else 0.0) + math.log1p(e)
+    ce = ((1.0 - t) * x + (-x if x < 0 else 0.0)) + math.log1p(e)
     q = p * (1.0 - t) + pm * t
     s = p * pm
     v = s / q if q > 0 else 1.0

@@ -22,10 +22,6 @@ def _sigmoid_pair(x):
     return np.where(pos, big, small), np.where(pos, small, big)
 
 
-def _softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
-
-
 # ------------------------------------------------------------------ elementwise
 
 def binary_cross_entropy(pred, target, aux=None):
@@ -46,10 +42,13 @@ def binary_cross_entropy(pred, target, aux=None):
 def binary_cross_entropy_with_logits(pred, target, aux=None):
     """(1 - t) x + lw softplus(-x), lw = 1 + (pos_weight - 1) t (PyTorch)."""
     x, t = pred, target
-    lw = 1.0 if aux is None else 1.0 + (aux - 1.0) * t
+    # lw = (1 - t) + pw t: the same as 1 + (pw - 1) t, without its cancellation
+    lw = 1.0 if aux is None else (1.0 - t) + aux * t
     p, q = _sigmoid_pair(x)
-    l = (1.0 - t) * x + lw * _softplus(-x)
-    g = (1.0 - t) - lw * q
+    # (1 - t) x + lw max(-x, 0) first: for t = 0 that is exactly x + (-x) = 0,
+    # so a small loss is not lost under a large x (as PyTorch's max_val form)
+    l = ((1.0 - t) * x + lw * np.maximum(-x, 0.0)) + lw * np.log1p(np.exp(-np.abs(x)))
+    g = (1.0 - t) * p - (1.0 if aux is None else aux) * t * q   # = (1 - t) - lw q
     h = lw * p * q
     return l, g, h
 
@@ -67,7 +66,7 @@ def sigmoid_focal(pred, target, aux=None, alpha=0.25, gamma=2.0):
     """
     x, t = pred, target
     p, pm = _sigmoid_pair(x)            # p, 1 - p
-    ce = (1.0 - t) * x + _softplus(-x)
+    ce = ((1.0 - t) * x + np.maximum(-x, 0.0)) + np.log1p(np.exp(-np.abs(x)))
     q = p * (1.0 - t) + pm * t
     s = p * pm
     v = np.where(q > 0, s / np.where(q > 0, q, 1.0), 1.0)
