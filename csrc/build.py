@@ -58,8 +58,12 @@ def _accepts(flags):
 
 
 def _flags():
+    # -fno-trapping-math: without it GCC will not if-convert the selects in
+    # common.h's pl_expf/pl_logf (a compare might raise an FP flag), so no loop
+    # calling them vectorises.  It changes no value, NaN or Inf (unlike
+    # -ffast-math); only FP exception flags, which nothing here reads.
     cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter",
-              "-fno-math-errno", "-D_GNU_SOURCE"]
+              "-fno-math-errno", "-fno-trapping-math", "-D_GNU_SOURCE"]
     ldflags = []
     if os.environ.get("PYLOSS_SANITIZE") == "1":
         cflags += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",

@@ -34,6 +34,7 @@
 #define PL_CV 16   /* lanes along a contiguous row */
 #define PL_TJ 64   /* rows per tile */
 #define PL_NARROW 32 /* contiguous rows with fewer classes go through tiles */
+#define PL_CH 1024 /* exp chunk of a contiguous row */
 
 #define PL_MODE_CLASS 0
 #define PL_MODE_PROB 1
@@ -109,7 +110,8 @@ PL_INLINE T PL_NAME(smx_finish)(const PL_NAME(pl_smx) *o, int64_t c, PL_NAME(pl_
 /* ------------------------------------------------------------------ */
 PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64_t c, const T *z,
                                                  const T *tp, int64_t y, T *e_out,
-                                                 const int mode, const int ww, const int we)
+                                                 const int mode, const int ww, const int we,
+                                                 const int store)
 {
     T mv[PL_CV];
     for (int j = 0; j < PL_CV; j++) mv[j] = -INFINITY;
@@ -123,22 +125,35 @@ PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64
     T S[PL_CV], Aw[PL_CV], At[PL_CV], Qt[PL_CV], R[PL_CV];
     for (int j = 0; j < PL_CV; j++) S[j] = Aw[j] = At[j] = Qt[j] = R[j] = 0;
     const T *w = o->weight;
-    k = 0;
-#define PL_ROW_BODY(K, J)                                                     \
-    {                                                                         \
-        T zk = z[K] - m;                                                      \
-        T e = PL_EXP(zk);                                                     \
-        S[J] += e;                                                            \
-        if (e_out) e_out[K] = e;                                              \
-        T wk = ww ? w[K] : (T)1;                                              \
-        if (we) Aw[J] += wk * zk;                                             \
-        if (mode == PL_MODE_PROB) { T qk = wk * tp[K]; At[J] += qk * zk; Qt[J] += qk; } \
-        if (mode == PL_MODE_FOCAL) R[J] += (K) != y ? e : (T)0;               \
-    }
-    for (; k + PL_CV <= c; k += PL_CV)
-        for (int j = 0; j < PL_CV; j++) PL_ROW_BODY(k + j, j)
-    for (int j = 0; k < c; k++, j++) PL_ROW_BODY(k, j)
+    /* exp in a plain loop of its own (vectorises like pl_vexp), into the
+     * gradient row or a stack chunk; the sums then read it back from L1 */
+    T buf[PL_CH];
+    for (int64_t k0 = 0; k0 < c; k0 += PL_CH) {
+        const int64_t len = c - k0 < PL_CH ? c - k0 : PL_CH;
+        T *eb = store ? e_out + k0 : buf;
+        const T *zc = z + k0;
+        for (int64_t i = 0; i < len; i++) eb[i] = PL_EXP(zc[i] - m);
+        int64_t i = 0;
+#define PL_ROW_BODY(I, J)                                                     \
+        {                                                                     \
+            S[J] += eb[I];                                                    \
+            if (we || mode == PL_MODE_PROB) {                                 \
+                T zk = zc[I] - m;                                             \
+                T wk = ww ? w[k0 + (I)] : (T)1;                               \
+                if (we) Aw[J] += wk * zk;                                     \
+                if (mode == PL_MODE_PROB) {                                   \
+                    T qk = wk * tp[k0 + (I)];                                 \
+                    At[J] += qk * zk;                                         \
+                    Qt[J] += qk;                                              \
+                }                                                             \
+            }                                                                 \
+            if (mode == PL_MODE_FOCAL) R[J] += k0 + (I) != y ? eb[I] : (T)0;  \
+        }
+        for (; i + PL_CV <= len; i += PL_CV)
+            for (int j = 0; j < PL_CV; j++) PL_ROW_BODY(i + j, j)
+        for (int j = 0; i < len; i++, j++) PL_ROW_BODY(i, j)
 #undef PL_ROW_BODY
+    }
     PL_NAME(pl_rowstat) st;
     st.m = m;
     /* fixed-order lane combination: deterministic */
@@ -187,7 +202,9 @@ PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int6
             if (y == o->ignore || y < 0 || y >= c) y = -1;
         }
         T *gr = g ? g + r * c : NULL;
-        PL_NAME(pl_rowstat) st = PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we);
+        /* a constant `store` flag: a conditional store would block vectorisation */
+        PL_NAME(pl_rowstat) st = gr ? PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 1)
+                                    : PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 0);
         PL_NAME(pl_rowq) q;
         T zym = y >= 0 ? zr[y] - st.m : (T)0;
         T l = PL_NAME(smx_finish)(o, c, st, y, zym, &q);
@@ -209,7 +226,8 @@ PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int6
 /* ------------------------------------------------------------------ */
 PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z, int64_t zs,
                                const int64_t *yv, int64_t ys, const T *tp, T *loss, int64_t ls,
-                               T *g, const int hm, const int mode, const int ww, const int we)
+                               T *g, const int hm, const int mode, const int ww, const int we,
+                               const int store)
 {
     T m[PL_TJ], S[PL_TJ], Aw[PL_TJ], At[PL_TJ], Qt[PL_TJ], R[PL_TJ], invS[PL_TJ];
     int64_t y[PL_TJ];
@@ -233,7 +251,7 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
             T d = zk[j] - m[j];
             T e = PL_EXP(d);
             S[j] += e;
-            if (gk) gk[j] = e;
+            if (store) gk[j] = e;
             if (we) Aw[j] += wk * d;
             if (mode == PL_MODE_PROB) { T qk = wk * tk[j]; At[j] += qk * d; Qt[j] += qk; }
             if (mode == PL_MODE_FOCAL) R[j] += k != y[j] ? e : (T)0;
@@ -292,8 +310,10 @@ PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int6
         if (mode == PL_MODE_PROB)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) tb[k * PL_TJ + j] = tp[(r + j) * c + k];
-        acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL, 1,
-                             g ? gb : NULL, hm, mode, ww, we);
+        acc += g ? PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
+                                 1, gb, hm, mode, ww, we, 1)
+                 : PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
+                                 1, NULL, hm, mode, ww, we, 0);
         if (g)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) g[(r + j) * c + k] = gb[k * PL_TJ + j];
@@ -301,9 +321,21 @@ PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int6
     return acc;
 }
 
+PL_INLINE double PL_NAME(tile_generic)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z,
+                                    int64_t zs, const int64_t *yv, const T *tp, T *loss, T *g,
+                                    int hm)
+{
+    return PL_NAME(tile)(o, J, c, z, zs, yv, 1, tp, loss, 1, g, hm, o->mode, o->weight != NULL,
+                         o->eps > 0, g != NULL);
+}
+
 /* One work item: rows [r0, r1) of a contiguous (rows, C) input, or, for d > 1,
  * sample n's positions [j0, j1). */
-static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, const T *z,
+/* The per-CPU clones sit here, on the function the OpenMP body calls: the
+ * body GCC outlines from an exported PL_CLONES function is compiled for the
+ * baseline target only, so cloning the exported function alone would leave
+ * every hot loop without AVX2. */
+PL_CLONES static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, const T *z,
                                 const int64_t *yv, const T *tp, T *loss, T *g, int hm,
                                 int64_t a0, int64_t a1, int64_t nidx)
 {
@@ -332,9 +364,20 @@ static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, 
     const int64_t base = nidx * c * d + a0;
     const int64_t ro = nidx * d + a0;
     const int J = (int)(a1 - a0);
-    return PL_NAME(tile)(o, J, c, z + base, d, yv ? yv + ro : NULL, 1,
-                         tp ? tp + base : NULL, loss ? loss + ro : NULL, 1, g ? g + base : NULL,
-                         hm, mode, ww, we);
+#define PL_TILE_CALL(MODE, WW, WE, ST)                                                      \
+    if (mode == MODE && ww == WW && we == WE && (g != NULL) == ST)                          \
+        return PL_NAME(tile)(o, J, c, z + base, d, yv ? yv + ro : NULL, 1,                  \
+                             tp ? tp + base : NULL, loss ? loss + ro : NULL, 1,             \
+                             g ? g + base : NULL, hm, MODE, WW, WE, ST);
+    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 0)
+    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 1)
+    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 0)
+    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 1)
+#undef PL_TILE_CALL
+    /* the rarer combinations share one body with run-time flags */
+    return PL_NAME(tile_generic)(o, J, c, z + base, d, yv ? yv + ro : NULL,
+                                 tp ? tp + base : NULL, loss ? loss + ro : NULL,
+                                 g ? g + base : NULL, hm);
 }
 
 /* Rows per work item for contiguous rows: fixed by C alone (never by the
@@ -503,20 +546,18 @@ PL_EW_KERNEL(binary_cross_entropy_with_logits)
  * q -> 0 for hard targets), so no negative power of q is ever formed and
  * gamma < 1 stays finite at p_t = 1 (derivation in reference/classification.py).
  * p0 = alpha (< 0: no alpha), p1 = gamma; gamma == 2 is a multiply. */
-PL_INLINE void PL_NAME(sigmoid_focal_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(sigmoid_focal_body)(T x, T t, T alpha, T gamma, const int g2,
+                                           T *l, T *g, T *h)
 {
-    (void)aux;
     T p, pm, e;
     PL_NAME(sig_pair)(x, &p, &pm, &e);
     T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + PL_LOG1P_POS(e); /* see above */
     T q = p * ((T)1 - t) + pm * t;
     T s = p * pm;
     T v = q > 0 ? s / q : (T)1;
-    T F;
-    if (gamma == 2) F = q * q;
-    else if (gamma == 0) F = 1;
-    else if (gamma == 1) F = q;
-    else F = q > 0 ? PL_EXP(gamma * PL_LOG(q)) : (T)0;
+    /* gamma == 2 (the default) is a multiply; otherwise exp(gamma log q),
+     * which is 0 at q = 0 for gamma > 0 (log 0 = -inf) */
+    T F = g2 ? q * q : (gamma == 0 ? (T)1 : PL_EXP(gamma * PL_LOG(q)));
     F = q == q ? F : q;
     T at = alpha < 0 ? (T)1 : alpha * t + ((T)1 - alpha) * ((T)1 - t);
     T ptm = p * ((T)1 - t) - pm * t;     /* p - t */
@@ -527,7 +568,33 @@ PL_INLINE void PL_NAME(sigmoid_focal_point)(T x, T t, T aux, T alpha, T gamma, T
     *h = at * F * (s + (T)2 * ptm * gv
                    + ce * ((gamma - (T)1) * gv * v * u + gv * ((T)1 - (T)2 * p)));
 }
-PL_EW_KERNEL(sigmoid_focal)
+
+PL_INLINE void PL_NAME(sigmoid_focal_g2_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
+{
+    (void)aux; (void)gamma;
+    PL_NAME(sigmoid_focal_body)(x, t, alpha, (T)2, 1, l, g, h);
+}
+PL_EW_KERNEL(sigmoid_focal_g2)
+
+PL_INLINE void PL_NAME(sigmoid_focal_gen_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
+{
+    (void)aux;
+    PL_NAME(sigmoid_focal_body)(x, t, alpha, gamma, 0, l, g, h);
+}
+PL_EW_KERNEL(sigmoid_focal_gen)
+
+/* The exported sigmoid_focal picks the gamma == 2 body (no pow) or the
+ * general one once per call, so each inner loop is straight and vectorises. */
+double PL_NAME(pl_sigmoid_focal)(int64_t n, const T *pred, const T *target, const T *weight,
+                                 const T *aux, double p0, double p1, double scale, T *loss,
+                                 T *grad, T *hess, int nthreads)
+{
+    if (p1 == 2.0)
+        return PL_NAME(pl_sigmoid_focal_g2)(n, pred, target, weight, aux, p0, p1, scale, loss,
+                                            grad, hess, nthreads);
+    return PL_NAME(pl_sigmoid_focal_gen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
+                                         hess, nthreads);
+}
 
 /* Test kernels for tests/test_math.py: the vector math of common.h. */
 PL_CLONES void PL_NAME(pl_vexp)(int64_t n, const T *x, T *y)
