@@ -113,18 +113,28 @@ PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64
                                                  const int mode, const int ww, const int we,
                                                  const int store)
 {
-    T mv[PL_CV];
-    for (int j = 0; j < PL_CV; j++) mv[j] = -INFINITY;
+    /* pass 1: the max and, for label smoothing, sum_k w_k z_k, which gives
+     * sum_k w_k (z_k - m) = sum w z - W m without another pass (its rounding,
+     * ~eps max|z| sqrt(C), enters the loss times eps/C) */
+    const T *w = o->weight;
+    T mv[PL_CV], zw[PL_CV];
+    for (int j = 0; j < PL_CV; j++) mv[j] = -INFINITY, zw[j] = 0;
     int64_t k = 0;
     for (; k + PL_CV <= c; k += PL_CV)
-        for (int j = 0; j < PL_CV; j++) mv[j] = z[k + j] > mv[j] ? z[k + j] : mv[j];
-    T m = -INFINITY;
-    for (; k < c; k++) m = z[k] > m ? z[k] : m;
+        for (int j = 0; j < PL_CV; j++) {
+            mv[j] = z[k + j] > mv[j] ? z[k + j] : mv[j];
+            if (we) zw[j] += (ww ? w[k + j] : (T)1) * z[k + j];
+        }
+    T m = -INFINITY, zws = 0;
+    for (int j = 0; k < c; k++, j++) {
+        m = z[k] > m ? z[k] : m;
+        if (we) zw[j] += (ww ? w[k] : (T)1) * z[k];
+    }
     for (int j = 0; j < PL_CV; j++) m = mv[j] > m ? mv[j] : m;
+    for (int j = 0; j < PL_CV; j++) zws += zw[j];
 
     T S[PL_CV], Aw[PL_CV], At[PL_CV], Qt[PL_CV], R[PL_CV];
     for (int j = 0; j < PL_CV; j++) S[j] = Aw[j] = At[j] = Qt[j] = R[j] = 0;
-    const T *w = o->weight;
     /* exp in a plain loop of its own (vectorises like pl_vexp), into the
      * gradient row or a stack chunk; the sums then read it back from L1 */
     T buf[PL_CH];
@@ -137,11 +147,10 @@ PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64
 #define PL_ROW_BODY(I, J)                                                     \
         {                                                                     \
             S[J] += eb[I];                                                    \
-            if (we || mode == PL_MODE_PROB) {                                 \
+            if (mode == PL_MODE_PROB) {                                       \
                 T zk = zc[I] - m;                                             \
                 T wk = ww ? w[k0 + (I)] : (T)1;                               \
-                if (we) Aw[J] += wk * zk;                                     \
-                if (mode == PL_MODE_PROB) {                                   \
+                {                                                             \
                     T qk = wk * tp[k0 + (I)];                                 \
                     At[J] += qk * zk;                                         \
                     Qt[J] += qk;                                              \
@@ -159,6 +168,7 @@ PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64
     /* fixed-order lane combination: deterministic */
     T s = 0, aw = 0, at = 0, qt = 0, r = 0;
     for (int j = 0; j < PL_CV; j++) { s += S[j]; aw += Aw[j]; at += At[j]; qt += Qt[j]; r += R[j]; }
+    if (we) aw = zws - o->W * m;
     st.S = s; st.Aw = aw; st.At = at; st.Qt = qt; st.rest = r;
     return st;
 }
