@@ -397,7 +397,9 @@ static inline int64_t PL_NAME(smx_rows_per_item)(int64_t c)
 {
     int64_t r = PL_BLOCK / (c > 0 ? c : 1);
     r = r < 1 ? 1 : r;
-    return ((r + PL_TJ - 1) / PL_TJ) * PL_TJ;
+    /* narrow rows go through whole tiles; wide ones keep one row per item
+     * so that a few long rows still spread over the threads */
+    return c < PL_NARROW ? ((r + PL_TJ - 1) / PL_TJ) * PL_TJ : r;
 }
 
 static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, int64_t d,
