@@ -117,6 +117,8 @@ def smx_rows(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma,
             dz = z[base + k * d] - m
             e = math.exp(dz)
             S += e
+            if g is not None:
+                g[base + k * d] = e   # reused by the gradient pass: one exp per element
             wk = 1.0
             if w is not None:
                 wk = w[k]
@@ -175,7 +177,7 @@ def smx_rows(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma,
             invS = 1.0 / S
             for k in range(c):
                 i = base + k * d
-                p = math.exp(z[i] - m) * invS
+                p = g[i] * invS
                 if hm:
                     g[i] = scale * smass * p * (1.0 - p)
                 else:
