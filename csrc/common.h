@@ -228,6 +228,7 @@ PL_INLINE float pl_log1pf_pos(float u)
     float v = 1.0f + u;
     float c = (v - 1.0f) - u;
     float r = pl_logf(v) - c / v;
+    r = u == INFINITY ? u : r; /* c = inf - inf is NaN there */
     return v == 1.0f ? u : r;
 }
 
@@ -236,6 +237,7 @@ PL_INLINE double pl_log1p_pos(double u)
     double v = 1.0 + u;
     double c = (v - 1.0) - u;
     double r = pl_log(v) - c / v;
+    r = u == INFINITY ? u : r; /* c = inf - inf is NaN there */
     return v == 1.0 ? u : r;
 }
 

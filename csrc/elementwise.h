@@ -64,7 +64,7 @@
         }                                                                                       \
         return pl_lanes_sum(acc);                                                               \
     }                                                                                           \
-    PL_INLINE double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,             \
+    PL_CLONES static double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,      \
                                        const T *weight, const T *aux, T p0, T p1, T scale,      \
                                        T *loss, T *grad, T *hess, int m, int wa)                \
     {                                                                                           \
@@ -92,7 +92,11 @@
     PL_EW_CASE(NAME, PL_EW_L | PL_EW_G, WW, WA)                                                 \
     PL_EW_CASE(NAME, PL_EW_H, WW, WA)
 
-/* The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
+/* _blkd carries the per-CPU clones: the OpenMP body that calls it is
+ * outlined from the exported function and compiled for the baseline target
+ * only, so a clone on the exported function alone never reaches the loops.
+ *
+ * The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
  * PL_SUPER blocks whose partials are summed pairwise, super-chunk totals added
  * in order.  The result does not depend on nthreads. */
 #define PL_SUPER 1024

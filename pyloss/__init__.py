@@ -15,6 +15,7 @@ from ._dispatch import backends
 from ._errors import CheckError, PylossError, PylossTypeError, PylossValueError
 from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
 from . import _defs  # noqa: F401  (registers every loss)
+from ._defs.classification import smooth_labels
 
 __version__ = "0.1.0"
 

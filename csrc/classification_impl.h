@@ -1,0 +1,623 @@
+/* classification_impl.h -- classification kernels, included once per dtype by
+ * classification.c (see pl_type.h).
+ *
+ * Elementwise losses (binary_cross_entropy, binary_cross_entropy_with_logits,
+ * sigmoid_focal) are point functions driven by PL_EW_KERNEL.
+ *
+ * The softmax losses (cross_entropy, softmax_focal) share one row engine.  A
+ * "row" is the C logits of one sample position, class stride `zs`.  Per row:
+ *
+ *   pass 1  m = max_k z_k                                 (reads z)
+ *   pass 2  e_k = exp(z_k - m), S = sum e_k, plus the target sums
+ *           (stored into the gradient buffer when one is wanted)
+ *   pass 3  grad_k = scale (smass e_k / S - q_k)           (gradient buffer only)
+ *
+ * Passes 2 and 3 hit the cache lines pass 1 brought in (a row of up to a
+ * few thousand classes stays in L1/L2), so logits are read from memory once
+ * and the gradient written once; no log-softmax is materialised.  Every
+ * loss is computed relative to the row max (log S - (z_y - m)), so logits of
+ * +-1e4 lose no digits to cancellation.
+ *
+ * The row's target distribution q (any of the three modes) enters only
+ * through per-row scalars:
+ *   q_k = a [k == y] + bw w_k + bt w_k t_k,   smass = sum_k q_k,
+ *   grad_k = scale (smass p_k - q_k),  hess_k = scale smass p_k (1 - p_k).
+ *   cross_entropy, class target y:  a = (1-eps) w_y, bw = eps/C, bt = 0
+ *   cross_entropy, probabilities t: a = 0, bw = eps/C, bt = 1-eps
+ *   softmax_focal:                  a = smass = -G (see below), bw = bt = 0
+ *
+ * Two layouts: rows contiguous (d == 1, C large), lanes along the classes;
+ * or tiles of PL_TJ rows side by side (positions of an (N, C, d...) input,
+ * or narrow rows transposed into a local buffer), lanes along the rows.
+ */
+
+#define PL_CV 16   /* lanes along a contiguous row */
+#define PL_TJ 64   /* rows per tile */
+#define PL_NARROW 32 /* contiguous rows with fewer classes go through tiles */
+#define PL_CH 1024 /* exp chunk of a contiguous row */
+
+#define PL_MODE_CLASS 0
+#define PL_MODE_PROB 1
+#define PL_MODE_FOCAL 2
+
+/* Per-row results of passes 1-2. */
+typedef struct {
+    T m, S, Aw, At, Qt, rest;
+} PL_NAME(pl_rowstat);
+
+/* The per-row scalars: loss and the q coefficients. */
+typedef struct {
+    T smass, a, bw, bt;
+} PL_NAME(pl_rowq);
+
+/* Options shared by every row of a call. */
+typedef struct {
+    int mode;
+    const T *weight;   /* (C,) class weights or NULL */
+    T W;               /* sum of weights (C without) */
+    T eps;             /* label smoothing */
+    T scale;
+    const T *alpha;    /* focal: per-class alpha or NULL */
+    T alpha0, gamma;   /* focal: scalar alpha (when alpha NULL), gamma */
+    int64_t ignore;
+} PL_NAME(pl_smx);
+
+/* Loss of one row and its q coefficients.  y < 0: ignored (mode CLASS/FOCAL).
+ * zym = z_y - m.  Returns the (unscaled) loss. */
+PL_INLINE T PL_NAME(smx_finish)(const PL_NAME(pl_smx) *o, int64_t c, PL_NAME(pl_rowstat) st,
+                                int64_t y, T zym, PL_NAME(pl_rowq) *q)
+{
+    T logS = PL_LOG(st.S);
+    if (o->mode == PL_MODE_PROB) {
+        T bw = o->eps / (T)c, bt = (T)1 - o->eps;
+        q->a = 0; q->bw = bw; q->bt = bt;
+        q->smass = bt * st.Qt + bw * o->W;
+        T l = bt * (st.Qt * logS - st.At);
+        if (o->eps > 0) l += bw * (o->W * logS - st.Aw);
+        return l;
+    }
+    if (y < 0) {
+        q->a = q->bw = q->bt = q->smass = 0;
+        return 0;
+    }
+    if (o->mode == PL_MODE_CLASS) {
+        T wy = o->weight ? o->weight[y] : (T)1;
+        T a = ((T)1 - o->eps) * wy, bw = o->eps / (T)c;
+        q->a = a; q->bw = bw; q->bt = 0;
+        q->smass = a + bw * o->W;
+        T l = a * (logS - zym);
+        if (o->eps > 0) l += bw * (o->W * logS - st.Aw);
+        return l;
+    }
+    /* softmax focal.  u = 1 - p_t = rest / S without cancellation; log p_t
+     * from log1p(rest) when t is the max (e_t = 1), which keeps the digits of
+     * p_t near 1.  r = log(p_t) / u -> -1 as u -> 0, so u^gamma r never
+     * forms u^(gamma-1) (finite for every gamma >= 0). */
+    T at = o->alpha ? o->alpha[y] : o->alpha0;
+    T logpt = zym == 0 ? -PL_LOG1P_POS(st.rest) : zym - logS;
+    T u = st.rest / st.S;
+    T pt = (zym == 0 ? (T)1 : PL_EXP(zym)) / st.S;
+    T r = u > 0 ? logpt / u : (T)-1;
+    T g = o->gamma;
+    T F = g == 0 ? (T)1 : (g == 2 ? u * u : (g == 1 ? u : PL_POW(u, g)));
+    T G = at * F * (g * pt * r - (T)1);
+    q->a = -G; q->smass = -G; q->bw = 0; q->bt = 0;
+    return -at * F * logpt;
+}
+
+/* ------------------------------------------------------------------ */
+/* Contiguous rows: lanes along the classes                            */
+/* ------------------------------------------------------------------ */
+PL_INLINE PL_NAME(pl_rowstat) PL_NAME(row_stats)(const PL_NAME(pl_smx) *o, int64_t c, const T *z,
+                                                 const T *tp, int64_t y, T *e_out,
+                                                 const int mode, const int ww, const int we,
+                                                 const int store)
+{
+    /* pass 1: the max and, for label smoothing, sum_k w_k z_k, which gives
+     * sum_k w_k (z_k - m) = sum w z - W m without another pass (its rounding,
+     * ~eps max|z| sqrt(C), enters the loss times eps/C) */
+    const T *w = o->weight;
+    T mv[PL_CV], zw[PL_CV];
+    for (int j = 0; j < PL_CV; j++) mv[j] = -INFINITY, zw[j] = 0;
+    int64_t k = 0;
+    for (; k + PL_CV <= c; k += PL_CV)
+        for (int j = 0; j < PL_CV; j++) {
+            mv[j] = z[k + j] > mv[j] ? z[k + j] : mv[j];
+            if (we) zw[j] += (ww ? w[k + j] : (T)1) * z[k + j];
+        }
+    T m = -INFINITY, zws = 0;
+    for (int j = 0; k < c; k++, j++) {
+        m = z[k] > m ? z[k] : m;
+        if (we) zw[j] += (ww ? w[k] : (T)1) * z[k];
+    }
+    for (int j = 0; j < PL_CV; j++) m = mv[j] > m ? mv[j] : m;
+    for (int j = 0; j < PL_CV; j++) zws += zw[j];
+
+    T S[PL_CV], Aw[PL_CV], At[PL_CV], Qt[PL_CV], R[PL_CV];
+    for (int j = 0; j < PL_CV; j++) S[j] = Aw[j] = At[j] = Qt[j] = R[j] = 0;
+    /* exp in a plain loop of its own (vectorises like pl_vexp), into the
+     * gradient row or a stack chunk; the sums then read it back from L1 */
+    T buf[PL_CH];
+    for (int64_t k0 = 0; k0 < c; k0 += PL_CH) {
+        const int64_t len = c - k0 < PL_CH ? c - k0 : PL_CH;
+        T *eb = store ? e_out + k0 : buf;
+        const T *zc = z + k0;
+        for (int64_t i = 0; i < len; i++) eb[i] = PL_EXP(zc[i] - m);
+        int64_t i = 0;
+#define PL_ROW_BODY(I, J)                                                     \
+        {                                                                     \
+            S[J] += eb[I];                                                    \
+            if (mode == PL_MODE_PROB) {                                       \
+                T zk = zc[I] - m;                                             \
+                T wk = ww ? w[k0 + (I)] : (T)1;                               \
+                {                                                             \
+                    T qk = wk * tp[k0 + (I)];                                 \
+                    At[J] += qk * zk;                                         \
+                    Qt[J] += qk;                                              \
+                }                                                             \
+            }                                                                 \
+            if (mode == PL_MODE_FOCAL) R[J] += k0 + (I) != y ? eb[I] : (T)0;  \
+        }
+        for (; i + PL_CV <= len; i += PL_CV)
+            for (int j = 0; j < PL_CV; j++) PL_ROW_BODY(i + j, j)
+        for (int j = 0; i < len; i++, j++) PL_ROW_BODY(i, j)
+#undef PL_ROW_BODY
+    }
+    PL_NAME(pl_rowstat) st;
+    st.m = m;
+    /* fixed-order lane combination: deterministic */
+    T s = 0, aw = 0, at = 0, qt = 0, r = 0;
+    for (int j = 0; j < PL_CV; j++) { s += S[j]; aw += Aw[j]; at += At[j]; qt += Qt[j]; r += R[j]; }
+    if (we) aw = zws - o->W * m;
+    st.S = s; st.Aw = aw; st.At = at; st.Qt = qt; st.rest = r;
+    return st;
+}
+
+/* pass 3 over one contiguous row: g holds e_k on entry */
+PL_INLINE void PL_NAME(row_grad)(const PL_NAME(pl_smx) *o, int64_t c, const T *tp, int64_t y,
+                                 T invS, PL_NAME(pl_rowq) q, T *g, const int mode,
+                                 const int ww, const int hm)
+{
+    const T sc = o->scale;
+    const T A = sc * q.smass * invS;
+    const T bw = sc * q.bw, bt = sc * q.bt;
+    const T *w = o->weight;
+    if (hm) {
+        for (int64_t k = 0; k < c; k++) {
+            T p = g[k] * invS;
+            g[k] = (sc * q.smass) * p * ((T)1 - p);
+        }
+        return;
+    }
+    for (int64_t k = 0; k < c; k++) {
+        T wk = ww ? w[k] : (T)1;
+        T v = A * g[k] - bw * wk;
+        if (mode == PL_MODE_PROB) v -= bt * wk * tp[k];
+        g[k] = v;
+    }
+    if (mode != PL_MODE_PROB && y >= 0) g[y] -= sc * q.a;
+}
+
+PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int64_t r1, int64_t c,
+                                      const T *z, const int64_t *yv, const T *tp, T *loss, T *g,
+                                      const int hm, const int mode, const int ww, const int we)
+{
+    double acc = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        const T *zr = z + r * c;
+        const T *tr = mode == PL_MODE_PROB ? tp + r * c : NULL;
+        int64_t y = -1;
+        if (mode != PL_MODE_PROB) {
+            y = yv[r];
+            if (y == o->ignore || y < 0 || y >= c) y = -1;
+        }
+        T *gr = g ? g + r * c : NULL;
+        /* a constant `store` flag: a conditional store would block vectorisation */
+        PL_NAME(pl_rowstat) st = gr ? PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 1)
+                                    : PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 0);
+        PL_NAME(pl_rowq) q;
+        T zym = y >= 0 ? zr[y] - st.m : (T)0;
+        T l = PL_NAME(smx_finish)(o, c, st, y, zym, &q);
+        if (loss) loss[r] = l;
+        acc += (double)l;
+        if (gr) {
+            if (y < 0 && mode != PL_MODE_PROB) {
+                for (int64_t k = 0; k < c; k++) gr[k] = 0;
+            } else {
+                PL_NAME(row_grad)(o, c, tr, y, (T)1 / st.S, q, gr, mode, ww, hm);
+            }
+        }
+    }
+    return acc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tiles: J rows side by side, class stride zs, lanes along the rows   */
+/* ------------------------------------------------------------------ */
+PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z, int64_t zs,
+                               const int64_t *yv, int64_t ys, const T *tp, T *loss, int64_t ls,
+                               T *g, const int hm, const int mode, const int ww, const int we,
+                               const int store)
+{
+    T m[PL_TJ], S[PL_TJ], Aw[PL_TJ], At[PL_TJ], Qt[PL_TJ], R[PL_TJ], invS[PL_TJ];
+    int64_t y[PL_TJ];
+    const T *w = o->weight;
+    for (int j = 0; j < J; j++) {
+        m[j] = -INFINITY;
+        S[j] = Aw[j] = At[j] = Qt[j] = R[j] = 0;
+        int64_t t = mode == PL_MODE_PROB ? -1 : yv[j * ys];
+        y[j] = (t == o->ignore || t < 0 || t >= c) ? -1 : t;
+    }
+    for (int64_t k = 0; k < c; k++) {
+        const T *zk = z + k * zs;
+        for (int j = 0; j < J; j++) m[j] = zk[j] > m[j] ? zk[j] : m[j];
+    }
+    for (int64_t k = 0; k < c; k++) {
+        const T *zk = z + k * zs;
+        const T *tk = mode == PL_MODE_PROB ? tp + k * zs : NULL;
+        T *gk = g ? g + k * zs : NULL;
+        T wk = ww ? w[k] : (T)1;
+        for (int j = 0; j < J; j++) {
+            T d = zk[j] - m[j];
+            T e = PL_EXP(d);
+            S[j] += e;
+            if (store) gk[j] = e;
+            if (we) Aw[j] += wk * d;
+            if (mode == PL_MODE_PROB) { T qk = wk * tk[j]; At[j] += qk * d; Qt[j] += qk; }
+            if (mode == PL_MODE_FOCAL) R[j] += k != y[j] ? e : (T)0;
+        }
+    }
+    double acc = 0;
+    T A[PL_TJ], Bw[PL_TJ], Bt[PL_TJ], Ay[PL_TJ];
+    for (int j = 0; j < J; j++) {
+        PL_NAME(pl_rowstat) st = {m[j], S[j], Aw[j], At[j], Qt[j], R[j]};
+        PL_NAME(pl_rowq) q;
+        T zym = y[j] >= 0 ? z[y[j] * zs + j] - m[j] : (T)0;
+        T l = PL_NAME(smx_finish)(o, c, st, y[j], zym, &q);
+        if (loss) loss[j * ls] = l;
+        acc += (double)l;
+        invS[j] = (T)1 / S[j];
+        T sm = o->scale * q.smass;
+        A[j] = hm ? sm : sm * invS[j];
+        Bw[j] = o->scale * q.bw;
+        Bt[j] = o->scale * q.bt;
+        Ay[j] = o->scale * q.a;
+        if (y[j] < 0 && mode != PL_MODE_PROB) A[j] = Bw[j] = Bt[j] = Ay[j] = 0, invS[j] = 0;
+    }
+    if (!g) return acc;
+    for (int64_t k = 0; k < c; k++) {
+        T *gk = g + k * zs;
+        const T *tk = mode == PL_MODE_PROB ? tp + k * zs : NULL;
+        T wk = ww ? w[k] : (T)1;
+        if (hm) {
+            for (int j = 0; j < J; j++) {
+                T p = gk[j] * invS[j];
+                gk[j] = A[j] * p * ((T)1 - p);
+            }
+        } else {
+            for (int j = 0; j < J; j++) {
+                T v = A[j] * gk[j] - Bw[j] * wk;
+                if (mode == PL_MODE_PROB) v -= Bt[j] * wk * tk[j];
+                else v -= k == y[j] ? Ay[j] : (T)0;
+                gk[j] = v;
+            }
+        }
+    }
+    return acc;
+}
+
+/* Narrow contiguous rows r0..r1: transpose J rows into a local tile. */
+PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int64_t r1, int64_t c,
+                                      const T *z, const int64_t *yv, const T *tp, T *loss, T *g,
+                                      const int hm, const int mode, const int ww, const int we)
+{
+    T zb[PL_NARROW * PL_TJ], gb[PL_NARROW * PL_TJ], tb[PL_NARROW * PL_TJ];
+    double acc = 0;
+    for (int64_t r = r0; r < r1; r += PL_TJ) {
+        int J = (int)(r1 - r < PL_TJ ? r1 - r : PL_TJ);
+        for (int j = 0; j < J; j++)
+            for (int64_t k = 0; k < c; k++) zb[k * PL_TJ + j] = z[(r + j) * c + k];
+        if (mode == PL_MODE_PROB)
+            for (int j = 0; j < J; j++)
+                for (int64_t k = 0; k < c; k++) tb[k * PL_TJ + j] = tp[(r + j) * c + k];
+        acc += g ? PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
+                                 1, gb, hm, mode, ww, we, 1)
+                 : PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
+                                 1, NULL, hm, mode, ww, we, 0);
+        if (g)
+            for (int j = 0; j < J; j++)
+                for (int64_t k = 0; k < c; k++) g[(r + j) * c + k] = gb[k * PL_TJ + j];
+    }
+    return acc;
+}
+
+PL_INLINE double PL_NAME(tile_generic)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z,
+                                    int64_t zs, const int64_t *yv, const T *tp, T *loss, T *g,
+                                    int hm)
+{
+    return PL_NAME(tile)(o, J, c, z, zs, yv, 1, tp, loss, 1, g, hm, o->mode, o->weight != NULL,
+                         o->eps > 0, g != NULL);
+}
+
+/* One work item: rows [r0, r1) of a contiguous (rows, C) input, or, for d > 1,
+ * sample n's positions [j0, j1). */
+/* The per-CPU clones sit here, on the function the OpenMP body calls: the
+ * body GCC outlines from an exported PL_CLONES function is compiled for the
+ * baseline target only, so cloning the exported function alone would leave
+ * every hot loop without AVX2. */
+PL_CLONES static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, const T *z,
+                                const int64_t *yv, const T *tp, T *loss, T *g, int hm,
+                                int64_t a0, int64_t a1, int64_t nidx)
+{
+    const int mode = o->mode;
+    const int ww = o->weight != NULL;
+    const int we = o->eps > 0;
+    if (d == 1) {
+        int narrow = c < PL_NARROW;
+#define PL_DISPATCH(MODE, WW, WE)                                                                  \
+        if (mode == MODE && ww == WW && we == WE)                                                  \
+            return narrow ? PL_NAME(rows_narrow)(o, a0, a1, c, z, yv, tp, loss, g, hm, MODE, WW, WE) \
+                          : PL_NAME(rows_contig)(o, a0, a1, c, z, yv, tp, loss, g, hm, MODE, WW, WE);
+        PL_DISPATCH(PL_MODE_CLASS, 0, 0)
+        PL_DISPATCH(PL_MODE_CLASS, 0, 1)
+        PL_DISPATCH(PL_MODE_CLASS, 1, 0)
+        PL_DISPATCH(PL_MODE_CLASS, 1, 1)
+        PL_DISPATCH(PL_MODE_PROB, 0, 0)
+        PL_DISPATCH(PL_MODE_PROB, 0, 1)
+        PL_DISPATCH(PL_MODE_PROB, 1, 0)
+        PL_DISPATCH(PL_MODE_PROB, 1, 1)
+        PL_DISPATCH(PL_MODE_FOCAL, 0, 0)
+#undef PL_DISPATCH
+        return 0;
+    }
+    /* sample nidx, positions a0..a1 (a1 - a0 <= PL_TJ) */
+    const int64_t base = nidx * c * d + a0;
+    const int64_t ro = nidx * d + a0;
+    const int J = (int)(a1 - a0);
+#define PL_TILE_CALL(MODE, WW, WE, ST)                                                      \
+    if (mode == MODE && ww == WW && we == WE && (g != NULL) == ST)                          \
+        return PL_NAME(tile)(o, J, c, z + base, d, yv ? yv + ro : NULL, 1,                  \
+                             tp ? tp + base : NULL, loss ? loss + ro : NULL, 1,             \
+                             g ? g + base : NULL, hm, MODE, WW, WE, ST);
+    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 0)
+    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 1)
+    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 0)
+    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 1)
+#undef PL_TILE_CALL
+    /* the rarer combinations share one body with run-time flags */
+    return PL_NAME(tile_generic)(o, J, c, z + base, d, yv ? yv + ro : NULL,
+                                 tp ? tp + base : NULL, loss ? loss + ro : NULL,
+                                 g ? g + base : NULL, hm);
+}
+
+/* Rows per work item for contiguous rows: fixed by C alone (never by the
+ * thread count), so the block partials -- and the result -- are the same for
+ * any number of threads. */
+static inline int64_t PL_NAME(smx_rows_per_item)(int64_t c)
+{
+    int64_t r = PL_BLOCK / (c > 0 ? c : 1);
+    r = r < 1 ? 1 : r;
+    /* narrow rows go through whole tiles; wide ones keep one row per item
+     * so that a few long rows still spread over the threads */
+    return c < PL_NARROW ? ((r + PL_TJ - 1) / PL_TJ) * PL_TJ : r;
+}
+
+static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, int64_t d,
+                               const T *z, const int64_t *yv, const T *tp, T *loss, T *g, int hm,
+                               int nthreads)
+{
+    const int64_t rows = n * d;
+    if (rows == 0) return 0.0;
+    if (c == 0) {
+        /* no classes: log of an empty sum, as PyTorch (loss nan/-inf); nothing to write */
+        double acc = 0;
+        for (int64_t i = 0; i < rows; i++) {
+            int64_t y = yv ? yv[i] : -1;
+            T l = (o->mode == PL_MODE_PROB || (y != o->ignore)) ? (T)NAN : (T)0;
+            if (loss) loss[i] = l;
+            acc += (double)l;
+        }
+        return acc;
+    }
+    int64_t per, tiles, items;
+    if (d == 1) {
+        per = PL_NAME(smx_rows_per_item)(c);
+        tiles = 0;
+        items = (n + per - 1) / per;
+    } else {
+        per = PL_TJ;
+        tiles = (d + PL_TJ - 1) / PL_TJ;
+        items = n * tiles;
+    }
+    double part[PL_SUPER];
+    double total = 0.0;
+    const int par = pl_use_threads(rows * c, nthreads);
+    (void)par;
+    for (int64_t b0 = 0; b0 < items; b0 += PL_SUPER) {
+        const int64_t bn = items - b0 < PL_SUPER ? items - b0 : PL_SUPER;
+        PL_OMP_FOR(par, nthreads)
+        for (int64_t b = 0; b < bn; b++) {
+            const int64_t it = b0 + b;
+            if (d == 1) {
+                int64_t r0 = it * per, r1 = r0 + per < n ? r0 + per : n;
+                part[b] = PL_NAME(smx_item)(o, c, d, z, yv, tp, loss, g, hm, r0, r1, 0);
+            } else {
+                int64_t nn = it / tiles, t = it % tiles;
+                int64_t a0 = t * PL_TJ, a1 = a0 + PL_TJ < d ? a0 + PL_TJ : d;
+                part[b] = PL_NAME(smx_item)(o, c, d, z, yv, tp, loss, g, hm, a0, a1, nn);
+            }
+        }
+        total += pl_pairwise(part, bn);
+    }
+    return total;
+}
+
+PL_CLONES double PL_NAME(pl_cross_entropy)(int64_t n, int64_t c, int64_t d, const T *logits,
+                                           const int64_t *target, const T *prob, const T *weight,
+                                           int64_t ignore_index, double label_smoothing,
+                                           double scale, T *loss, T *grad, T *hess, int nthreads)
+{
+    PL_NAME(pl_smx) o;
+    o.mode = target ? PL_MODE_CLASS : PL_MODE_PROB;
+    o.weight = weight;
+    double W = 0;
+    if (weight) for (int64_t k = 0; k < c; k++) W += (double)weight[k];
+    else W = (double)c;
+    o.W = (T)W;
+    o.eps = (T)label_smoothing;
+    o.scale = (T)scale;
+    o.alpha = NULL;
+    o.alpha0 = 1;
+    o.gamma = 0;
+    o.ignore = ignore_index;
+    return PL_NAME(smx_run)(&o, n, c, d, logits, target, prob, loss, hess ? hess : grad,
+                            hess != NULL, nthreads);
+}
+
+PL_CLONES double PL_NAME(pl_softmax_focal)(int64_t n, int64_t c, int64_t d, const T *logits,
+                                           const int64_t *target, const T *alpha, double alpha0,
+                                           double gamma, int64_t ignore_index, double scale,
+                                           T *loss, T *grad, int nthreads)
+{
+    PL_NAME(pl_smx) o;
+    o.mode = PL_MODE_FOCAL;
+    o.weight = NULL;
+    o.W = 0;
+    o.eps = 0;
+    o.scale = (T)scale;
+    o.alpha = alpha;
+    o.alpha0 = (T)alpha0;
+    o.gamma = (T)gamma;
+    o.ignore = ignore_index;
+    return PL_NAME(smx_run)(&o, n, c, d, logits, target, NULL, loss, grad, 0, nthreads);
+}
+
+/* ------------------------------------------------------------------ */
+/* Elementwise: binary cross-entropy and sigmoid focal                 */
+/* ------------------------------------------------------------------ */
+
+/* PyTorch BCE on probabilities: logs clamped at -100; gradient
+ * (p - t) / max(p (1 - p), 1e-12); Hessian its derivative,
+ * ((p - t)^2 + t (1 - t)) / max(p (1 - p), 1e-12)^2. */
+PL_INLINE void PL_NAME(binary_cross_entropy_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    T lp = PL_LOG(p);
+    T l1p = PL_LOG((T)1 - p);
+    lp = lp > (T)-100 ? lp : (T)-100;
+    l1p = l1p > (T)-100 ? l1p : (T)-100;
+    lp = p == p ? lp : p;
+    l1p = p == p ? l1p : p;
+    *l = -(t * lp + ((T)1 - t) * l1p);
+    T d = p * ((T)1 - p);
+    d = d > (T)1e-12 ? d : (T)1e-12;
+    d = p == p ? d : p;
+    T pt = p - t;
+    *g = pt / d;
+    *h = (pt * pt + t * ((T)1 - t)) / (d * d);
+}
+PL_EW_KERNEL(binary_cross_entropy)
+
+/* sigmoid(x) and sigmoid(-x) from e = exp(-|x|), neither formed as 1 - other. */
+PL_INLINE void PL_NAME(sig_pair)(T x, T *p, T *pm, T *e_out)
+{
+    T e = PL_EXP(-PL_FABS(x));
+    T big = (T)1 / ((T)1 + e);
+    T small = e * big;
+    *p = x >= 0 ? big : small;
+    *pm = x >= 0 ? small : big;
+    *p = x == x ? *p : x;
+    *pm = x == x ? *pm : x;
+    *e_out = e;
+}
+
+/* (1 - t) x + lw softplus(-x), lw = 1 + (pos_weight - 1) t (PyTorch);
+ * aux = pos_weight (0 when absent means "no aux": the driver passes 0, so
+ * the kernel gets p0 = 1 to say whether aux is present). */
+PL_INLINE void PL_NAME(binary_cross_entropy_with_logits_point)(T x, T t, T a, T has_pw, T p1,
+                                                              T *l, T *g, T *h)
+{
+    (void)p1;
+    /* lw = (1 - t) + pw t equals 1 + (pw - 1) t without its cancellation */
+    T lw = has_pw != 0 ? ((T)1 - t) + a * t : (T)1;
+    T p, pm, e;
+    PL_NAME(sig_pair)(x, &p, &pm, &e);
+    /* softplus(-x) = max(-x, 0) + log1p(e); the max(-x, 0) part is added to
+     * (1 - t) x first so that for t = 0 it cancels exactly (x + (-x) = 0) and a
+     * tiny loss is not rounded away under a large |x| (PyTorch's max_val form) */
+    *l = (((T)1 - t) * x + lw * (x < 0 ? -x : (T)0)) + lw * PL_LOG1P_POS(e);
+    /* (1 - t) - lw sigmoid(-x), rewritten (1 - t) p - pw t (1 - p) so that
+     * no 1 - (1 - p) cancellation loses a small gradient */
+    *g = ((T)1 - t) * p - (has_pw != 0 ? a : (T)1) * t * pm;
+    *h = lw * p * pm;
+}
+PL_EW_KERNEL(binary_cross_entropy_with_logits)
+
+/* torchvision sigmoid_focal_loss: a ce q^gamma, q = 1 - p_t.
+ * q^(gamma-1) q' is written q^gamma v (1 - 2t), v = p (1 - p) / q (-> 1 as
+ * q -> 0 for hard targets), so no negative power of q is ever formed and
+ * gamma < 1 stays finite at p_t = 1 (derivation in reference/classification.py).
+ * p0 = alpha (< 0: no alpha), p1 = gamma; gamma == 2 is a multiply. */
+PL_INLINE void PL_NAME(sigmoid_focal_body)(T x, T t, T alpha, T gamma, const int g2,
+                                           T *l, T *g, T *h)
+{
+    T p, pm, e;
+    PL_NAME(sig_pair)(x, &p, &pm, &e);
+    T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + PL_LOG1P_POS(e); /* see above */
+    T q = p * ((T)1 - t) + pm * t;
+    T s = p * pm;
+    T v = q > 0 ? s / q : (T)1;
+    /* gamma == 2 (the default) is a multiply; otherwise exp(gamma log q),
+     * which is 0 at q = 0 for gamma > 0 (log 0 = -inf) */
+    T F = g2 ? q * q : (gamma == 0 ? (T)1 : PL_EXP(gamma * PL_LOG(q)));
+    F = q == q ? F : q;
+    T at = alpha < 0 ? (T)1 : alpha * t + ((T)1 - alpha) * ((T)1 - t);
+    T ptm = p * ((T)1 - t) - pm * t;     /* p - t */
+    T u = (T)1 - (T)2 * t;
+    T gv = gamma * v * u;
+    *l = at * ce * F;
+    *g = at * F * (ptm + ce * gv);
+    *h = at * F * (s + (T)2 * ptm * gv
+                   + ce * ((gamma - (T)1) * gv * v * u + gv * ((T)1 - (T)2 * p)));
+}
+
+PL_INLINE void PL_NAME(sigmoid_focal_g2_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
+{
+    (void)aux; (void)gamma;
+    PL_NAME(sigmoid_focal_body)(x, t, alpha, (T)2, 1, l, g, h);
+}
+PL_EW_KERNEL(sigmoid_focal_g2)
+
+PL_INLINE void PL_NAME(sigmoid_focal_gen_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
+{
+    (void)aux;
+    PL_NAME(sigmoid_focal_body)(x, t, alpha, gamma, 0, l, g, h);
+}
+PL_EW_KERNEL(sigmoid_focal_gen)
+
+/* The exported sigmoid_focal picks the gamma == 2 body (no pow) or the
+ * general one once per call, so each inner loop is straight and vectorises. */
+double PL_NAME(pl_sigmoid_focal)(int64_t n, const T *pred, const T *target, const T *weight,
+                                 const T *aux, double p0, double p1, double scale, T *loss,
+                                 T *grad, T *hess, int nthreads)
+{
+    if (p1 == 2.0)
+        return PL_NAME(pl_sigmoid_focal_g2)(n, pred, target, weight, aux, p0, p1, scale, loss,
+                                            grad, hess, nthreads);
+    return PL_NAME(pl_sigmoid_focal_gen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
+                                         hess, nthreads);
+}
+
+/* Test kernels for tests/test_math.py: the vector math of common.h. */
+PL_CLONES void PL_NAME(pl_vexp)(int64_t n, const T *x, T *y)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = PL_EXP(x[i]);
+}
+PL_CLONES void PL_NAME(pl_vlog)(int64_t n, const T *x, T *y)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = PL_LOG(x[i]);
+}
+PL_CLONES void PL_NAME(pl_vlog1p_pos)(int64_t n, const T *x, T *y)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = PL_LOG1P_POS(x[i]);
+}
