@@ -378,6 +378,11 @@ def _bad_outs(g):
         bad.append(("reversed", np.full(g.shape, S, g.dtype)[::-1], pl.PylossValueError))
     if g.ndim >= 2:
         bad.append(("fortran", np.asfortranarray(np.full(g.shape, S, g.dtype)), pl.PylossValueError))
+    if g.size:
+        raw = np.frombuffer(bytearray(g.nbytes + 1), np.uint8)[1:]
+        unaligned = raw.view(g.dtype).reshape(g.shape)
+        unaligned[...] = S
+        bad.append(("unaligned", unaligned, pl.PylossValueError))
     ro = np.full(g.shape, S, g.dtype)
     ro.setflags(write=False)
     bad.append(("read-only", ro, pl.PylossValueError))
@@ -592,3 +597,42 @@ def test_bad_call_signature(name, backend):
     if not getattr(loss, "has_hessian", True):
         with pytest.raises(pl.PylossNotImplementedError):
             loss.hessian(*arrays, backend=backend, **opts)
+
+
+def _unaligned_copy(a):
+    raw = np.frombuffer(bytearray(a.nbytes + 1), np.uint8)[1:]
+    b = raw.view(a.dtype).reshape(a.shape)
+    b[...] = a
+    assert not b.flags.aligned or a.dtype.itemsize == 1
+    return b
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_byteswapped_and_unaligned_inputs(name, backend):
+    """Big-endian and misaligned arrays are valid array-likes: the same result
+    (and dtype) as the native, aligned array."""
+    loss = pl.get(name)
+    for dtype in (np.float64, np.float32):
+        arrays, opts = make(name, (5, 3), dtype)
+        arrays = tuple(np.asarray(a) for a in arrays)
+        for variant in ("byteswap", "unaligned"):
+            if variant == "byteswap":
+                odd = tuple(a.astype(a.dtype.newbyteorder(">" if a.dtype.byteorder != ">" else "<"))
+                            for a in arrays)
+            else:
+                odd = tuple(_unaligned_copy(a) if a.ndim else a for a in arrays)
+            for op in ops_of(loss):
+                for red in loss.reductions:
+                    expect = call(loss, op, arrays, opts, backend, red)
+                    got = call(loss, op, odd, opts, backend, red)
+                    where = f"{name}.{op} {variant} {np.dtype(dtype)} red={red}"
+                    for x, y in zip(flat_res(got), flat_res(expect)):
+                        assert x.dtype == y.dtype, f"{where}: dtype {x.dtype} != {y.dtype}"
+                        np.testing.assert_array_equal(x, y, err_msg=where)
+
+
+def flat_res(x):
+    if isinstance(x, tuple):
+        return [a for y in x for a in flat_res(y)]
+    return [np.asarray(x)]
