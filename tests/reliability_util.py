@@ -98,3 +98,26 @@ def untouched(out, value=12345.0):
     if isinstance(out, tuple):
         return all(untouched(o, value) for o in out)
     return bool(np.all(out == value))
+
+
+def valid_weight(loss, arrays, opts, backend="numpy", rng=None):
+    """A weight array this loss accepts for these arrays: shaped like the
+    Case's own weight if that fits, else the first of per-element /
+    per-sample / per-class shapes that the loss takes; values in [0.5, 2)."""
+    rng = rng or np.random.default_rng(3)
+    shapes = []
+    for o in [opts] + list(CASES[loss.name].option_sets):
+        if o.get("weight") is not None:
+            shapes.append(np.shape(o["weight"]))
+    first = np.asarray(arrays[0])
+    shapes.append(first.shape)
+    kind, none = outcome(lambda: call(loss, "value", arrays, opts, backend, "none"))
+    if kind == "ok":
+        shapes.append(np.shape(none))
+    if first.ndim >= 2:
+        shapes.append((first.shape[1],))
+    for shape in shapes:
+        w = rng.uniform(0.5, 2.0, shape)
+        if outcome(lambda: call(loss, "value", arrays, dict(opts, weight=w), backend))[0] == "ok":
+            return w
+    raise AssertionError(f"{loss.name}: no weight shape accepted among {shapes}")

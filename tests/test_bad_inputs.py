@@ -15,7 +15,7 @@ import pytest
 import pyloss as pl
 from conftest import CASES
 from reliability_util import (assert_same, call, grad_like, int_inputs, make, ops_of, outcome,
-                              sentinel_like, untouched)
+                              sentinel_like, untouched, valid_weight)
 
 NAMES = pl.losses()
 BACKENDS = pl.backends()
@@ -468,33 +468,13 @@ def test_out_aliasing_an_input(name, backend):
 
 # ---------------------------------------------------------------- weights
 
-def _valid_weight(loss, arrays, opts, backend):
-    """A weight array this loss accepts: from its Case, else the first of
-    per-element / per-sample / per-class shapes that the loss takes."""
-    if opts.get("weight") is not None:
-        return np.asarray(opts["weight"], np.float64)
-    for o in CASES[loss.name].option_sets:
-        if o.get("weight") is not None:
-            return np.asarray(o["weight"], np.float64)
-    first = np.asarray(arrays[0])
-    cands = [first.shape, np.shape(call(loss, "value", arrays, opts, backend, "none"))]
-    if first.ndim >= 2:
-        cands.append((first.shape[1],))
-    rng = np.random.default_rng(3)
-    for shape in cands:
-        w = rng.uniform(0.5, 2.0, shape)
-        if outcome(lambda: call(loss, "value", arrays, dict(opts, weight=w), backend))[0] == "ok":
-            return w
-    raise AssertionError(f"{loss.name}: no weight shape accepted among {cands}")
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", WEIGHTED)
 def test_weights(name, backend):
     loss = pl.get(name)
     arrays, opts = make(name, (6,))
     templates = _templates(loss, arrays, opts, backend)
-    w = _valid_weight(loss, arrays, opts, backend)
+    w = valid_weight(loss, arrays, opts, backend)
     # Shapes that do not broadcast to the loss's shape.
     for bad in (np.ones((13, 11)), np.ones(w.shape + (2,)), np.ones(w.shape[:-1] + (w.shape[-1] + 1,))):
         expect_error(loss, arrays, dict(opts, weight=bad), backend, pl.PylossValueError, ["weight"],
