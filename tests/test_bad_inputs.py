@@ -350,6 +350,11 @@ def test_nan_inf_propagate(name, backend):
                 b = a.copy()
                 b.flat[1] = special
                 expect_consistent(loss, _replace(arrays, i, b), opts, backend, loss.inputs)
+            # Finite inputs whose loss overflows the dtype: inf, silently.
+            with np.errstate(over="ignore"):
+                huge = (a.astype(np.float64) * 1e30 if dtype == np.float32 else a * 1e300)
+                huge = np.clip(huge, -np.finfo(dtype).max, np.finfo(dtype).max).astype(dtype)
+            expect_consistent(loss, _replace(arrays, i, huge), opts, backend, loss.inputs)
             if loss.inputs[i] in loss.diff:
                 b = np.full_like(a, np.nan)
                 kind, v = outcome(lambda: call(loss, "value", _replace(arrays, i, b), opts,
