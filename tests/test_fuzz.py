@@ -33,11 +33,13 @@ RANDOM = os.environ.get("PYLOSS_FUZZ_RANDOM", "") not in ("", "0")
 STATS = {"examples": 0, "calls": 0, "errors_agreed": 0, "seconds": 0.0}
 
 LAYOUTS = ("c", "c", "c", "fortran", "reversed", "strided", "readonly", "unaligned", "byteswap")
-SHAPES = st.one_of(
-    st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple),
-    st.sampled_from([(1,), (7,), (8,), (9,), (15,), (16,), (17,), (4095,), (4097,), (2, 33)]),
-    st.sampled_from([(1 << 17) + 3, (3, 50001)]).map(lambda s: s if isinstance(s, tuple) else (s,)),
-)
+# Mostly small shapes; 1 in 8 a SIMD/block boundary; 1 in 40 above the
+# parallel cut-off (2^17 elements), where the OpenMP/prange kernels run.
+SHAPES = st.integers(0, 39).flatmap(lambda k: (
+    st.sampled_from([((1 << 17) + 3,), (3, 50001)]) if k == 0 else
+    st.sampled_from([(1,), (7,), (8,), (9,), (15,), (16,), (17,), (4095,), (4097,), (2, 33)])
+    if k <= 5 else
+    st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple)))
 SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, 1e-40, 1e30, -1e30, 3e38, 1e300]
 
 
@@ -74,7 +76,24 @@ def tol(dtype, op):
     return 3e-3, 3e-5
 
 
-def compare(got, expect, dtype, op, where):
+def overflow_regime(arrays, opts, dtype):
+    """float32/16 compute with finite inputs near the top of the float32 range:
+    the kernels overflow to inf in float32 (r*r, w*l) where the float64
+    reference does not, so inf/nan may differ there (SPEC 2: float32 is
+    computed in float32)."""
+    if np.dtype(dtype) == np.float64:
+        return False
+    vals = [np.asarray(a) for a in arrays] + [np.asarray(v) for v in opts.values()
+                                             if isinstance(v, np.ndarray)]
+    for a in vals:
+        if a.dtype.kind == "f" and a.size:
+            a64 = np.abs(a.astype(np.float64))
+            if (a64[np.isfinite(a64)] > 1e18).any():
+                return True
+    return False
+
+
+def compare(got, expect, dtype, op, where, overflow=False):
     rtol, atol = tol(dtype, op)
     g, e = flat(got), flat(expect)
     assert len(g) == len(e), where
@@ -82,6 +101,9 @@ def compare(got, expect, dtype, op, where):
         assert a.shape == b.shape, f"{where}: shape {a.shape} vs reference {b.shape}"
         assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} vs reference {b.dtype}"
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        if overflow:
+            both = np.isfinite(a64) & np.isfinite(b64)
+            a64, b64 = np.where(both, a64, 0.0), np.where(both, b64, 0.0)
         fin = np.isfinite(b64)
         mag = float(np.max(np.abs(b64[fin]))) if fin.any() else 1.0
         np.testing.assert_allclose(a64, b64, rtol=rtol, atol=atol * max(mag, 1.0),
@@ -140,7 +162,7 @@ def _fuzz(name):
         t0 = time.perf_counter()
         kind, ref = outcome(lambda: call(loss, op, arrays, opts, "numpy", reduction))
         cdt = np.result_type(*[np.asarray(a).dtype for a in arrays if np.asarray(a).dtype.kind == "f"]
-                             or [np.float64])
+                             or [np.float64]).newbyteorder("=")
         for backend in FAST:
             got_kind, got = outcome(lambda: call(loss, op, arrays, opts, backend, reduction))
             where = f"{name}.{op} backend={backend} reduction={reduction}"
@@ -149,7 +171,7 @@ def _fuzz(name):
                 assert type(got) is type(ref) and str(got) == str(ref), f"{where}: {got!r} vs {ref!r}"
                 STATS["errors_agreed"] += 1
             else:
-                compare(got, ref, cdt, op, where)
+                compare(got, ref, cdt, op, where, overflow_regime(arrays, opts, cdt))
             STATS["calls"] += 1
         STATS["examples"] += 1
         STATS["seconds"] += time.perf_counter() - t0
