@@ -121,3 +121,14 @@ def valid_weight(loss, arrays, opts, backend="numpy", rng=None):
         if outcome(lambda: call(loss, "value", arrays, dict(opts, weight=w), backend))[0] == "ok":
             return w
     raise AssertionError(f"{loss.name}: no weight shape accepted among {shapes}")
+
+
+def require_slow(request):
+    """Skip a @pytest.mark.slow test unless asked for: ``-m slow`` or
+    ``PYLOSS_SLOW=1`` (the default run has no marker filter)."""
+    import os
+    import pytest
+    expr = request.config.getoption("markexpr", "") or ""
+    asked = "slow" in expr and "not slow" not in expr
+    if not asked and os.environ.get("PYLOSS_SLOW", "") in ("", "0"):
+        pytest.skip("slow: run with -m slow or PYLOSS_SLOW=1")

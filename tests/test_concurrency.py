@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import pyloss as pl
-from reliability_util import call, make, ops_of
+from reliability_util import call, make, ops_of, require_slow
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -158,9 +158,10 @@ def test_numba_thread_pool_under_workqueue_does_not_abort(mode, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif("numba" not in pl.backends(), reason="numba not installed")
-def test_numba_workqueue_control_aborts_without_the_guard(tmp_path):
+def test_numba_workqueue_control_aborts_without_the_guard(tmp_path, request):
     """The control: the same run with parallel_ok forced on must die, or the
     test above proves nothing."""
+    require_slow(request)
     r = _run_workqueue("unguarded", tmp_path)
     if r.returncode == 0:
         pytest.skip("the unguarded control happened not to race this time")
@@ -233,9 +234,10 @@ def c_thread_scaling(n=1 << 22, reps=3):
 
 @pytest.mark.slow
 @pytest.mark.skipif("c" not in pl.backends(), reason="C extension not built")
-def test_c_backend_runs_in_parallel_threads(capsys):
+def test_c_backend_runs_in_parallel_threads(capsys, request):
     """Measured, reported, asserted only loosely (the machine may be busy):
     two threads must not be much slower than the serial pair."""
+    require_slow(request)
     serial, threaded = c_thread_scaling()
     with capsys.disabled():
         print(f"\nC log_cosh.value_and_grad, 2 x 2^22 float64, 1 OpenMP thread each: "
