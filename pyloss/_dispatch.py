@@ -148,7 +148,10 @@ def contiguous(a, dtype):
     # misaligned double* is undefined behaviour in C (UBSan reports it).
     if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
         return a
-    return np.ascontiguousarray(a, dtype=dtype)
+    out = np.ascontiguousarray(a, dtype=dtype)
+    if not out.flags.aligned:  # ascontiguousarray keeps an unaligned contiguous array
+        out = out.copy()
+    return out
 
 
 def same_shape(a, b, name_a, name_b):
