@@ -90,6 +90,15 @@ if ! grep -q "heap-buffer-overflow" "$CANARY"/asan.* 2>/dev/null; then
 fi
 echo "sanitize: canary overread caught (ASan is active)"
 
+scan() {
+    # Reports that reached stderr (UBSan in ASan-combined mode ignores log_path).
+    if grep -E -q "runtime error:|ERROR: AddressSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer" "$1"; then
+        echo "sanitize: sanitizer report in the test output:" >&2
+        grep -E -B2 -A12 "runtime error:|ERROR: AddressSanitizer" "$1" | head -80 >&2
+        return 1
+    fi
+}
+
 echo "sanitize: step 1/2 -- pytest with the ASan runtime preloaded"
 status=0
 # detect_leaks=0: CPython keeps interned objects alive at exit by design.
@@ -101,7 +110,8 @@ env LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$LOGS/ubsan" \
     NUMBA_CACHE_DIR="$NUMBA_CACHE_ASAN" \
     PYLOSS_SANITIZED=1 \
-    "$PY" -m pytest -p no:cacheprovider -q "$@" || status=$?
+    "$PY" -m pytest -p no:cacheprovider -q --capture=sys "$@" 2>&1 | tee "$WORK/step1.log" || status=$?
+scan "$WORK/step1.log" || status=1
 report || status=1
 if [ $status -ne 0 ]; then
     echo "sanitize: step 1 FAILED (pytest status $status)" >&2
@@ -129,7 +139,8 @@ env LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$LOGS/ubsan" \
     NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR="$NUMBA_CACHE_BOUNDS" \
     PYLOSS_SANITIZED=1 \
-    "$PY" -m pytest -p no:cacheprovider -q "$@" || status=$?
+    "$PY" -m pytest -p no:cacheprovider -q --capture=sys "$@" 2>&1 | tee "$WORK/step2.log" || status=$?
+scan "$WORK/step2.log" || status=1
 report || status=1
 if [ $status -ne 0 ]; then
     echo "sanitize: step 2 FAILED (pytest status $status)" >&2
