@@ -83,6 +83,16 @@ def check_reduction(reduction, allowed=REDUCTIONS):
 # ---------------------------------------------------------------- arrays
 
 def _asarray(x, name):
+    a = _asarray_any(x, name)
+    if not a.dtype.isnative:
+        # Byte-swapped input ('>f8' on x86): dtype comparisons with the native
+        # float64 fail, so without this a big-endian float64 array was computed
+        # in float32.  Swap once, here.
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def _asarray_any(x, name):
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "__dlpack__") and not hasattr(x, "__array_interface__"):
@@ -138,9 +148,14 @@ def grad_dtype(a):
 
 def contiguous(a, dtype):
     """C-contiguous array of dtype; copies only when layout or dtype differ."""
-    if a.dtype == dtype and a.flags.c_contiguous:
+    # Unaligned data (np.frombuffer at an odd offset) is copied too: a
+    # misaligned double* is undefined behaviour in C (UBSan reports it).
+    if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
         return a
-    return np.ascontiguousarray(a, dtype=dtype)
+    out = np.ascontiguousarray(a, dtype=dtype)
+    if not out.flags.aligned:  # ascontiguousarray keeps an unaligned contiguous array
+        out = out.copy()
+    return out
 
 
 def same_shape(a, b, name_a, name_b):
@@ -176,6 +191,9 @@ def check_out(out, shape, dtype, name="out"):
         raise PylossValueError(f"{name}: expected a C-contiguous array, got strides {out.strides}")
     if not out.flags.writeable:
         raise PylossValueError(f"{name}: expected a writeable array, got a read-only one")
+    if not out.flags.aligned:
+        raise PylossValueError(f"{name}: expected an aligned array, got one whose data is not "
+                               f"aligned to its {out.dtype.itemsize}-byte items")
     return out
 
 

@@ -170,7 +170,9 @@ def _denominator(n, weight):
 
 def mean_of(total, denom, dtype):
     """total/denom as a NumPy scalar of dtype; 0/0 is nan without warnings."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # over: a float32 loss whose float64 total exceeds float32 is inf (IEEE),
+    # not a RuntimeWarning from the cast.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return dtype.type(np.float64(total) / np.float64(denom))
 
 
@@ -317,7 +319,8 @@ class ElementwiseLoss(Loss):
         if reduction == "none":
             value = loss
         elif reduction == "sum":
-            value = dt.type(total)
+            with np.errstate(over="ignore"):
+                value = dt.type(total)
         else:
             value = mean_of(total, denom, dt)
         return value if op == "value" else (value, deriv)
