@@ -261,7 +261,8 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
             T d = zk[j] - m[j];
             T e = PL_EXP(d);
             S[j] += e;
-            if (store) gk[j] = e;
+            /* an ignored row's gradient is exactly 0, even over NaN/inf logits */
+            if (store) gk[j] = (mode != PL_MODE_PROB && y[j] < 0) ? (T)0 : e;
             if (we) Aw[j] += wk * d;
             if (mode == PL_MODE_PROB) { T qk = wk * tk[j]; At[j] += qk * d; Qt[j] += qk; }
             if (mode == PL_MODE_FOCAL) R[j] += k != y[j] ? e : (T)0;

@@ -168,6 +168,13 @@ def _denominator(n, weight):
     return float(n) if weight is None else float(np.sum(weight, dtype=np.float64))
 
 
+def scalar_of(total, dtype):
+    """A float64 total as a NumPy scalar of dtype: a float32 total beyond
+    float32's range is inf (IEEE), not a RuntimeWarning from the cast."""
+    with np.errstate(over="ignore"):
+        return dtype.type(total)
+
+
 def mean_of(total, denom, dtype):
     """total/denom as a NumPy scalar of dtype; 0/0 is nan without warnings."""
     # over: a float32 loss whose float64 total exceeds float32 is inf (IEEE),
@@ -219,6 +226,7 @@ class ElementwiseLoss(Loss):
                 fast = (self._fast or self._build_fast()).get(p.dtype)
                 if (fast is not None and t.dtype is p.dtype and p.shape == t.shape
                         and p.flags.c_contiguous and t.flags.c_contiguous
+                        and p.flags.aligned and t.flags.aligned
                         and _checking.get() is None and not _ENV_CHECK):
                     n = p.size
                     if n:
@@ -320,7 +328,7 @@ class ElementwiseLoss(Loss):
             value = loss
         elif reduction == "sum":
             with np.errstate(over="ignore"):
-                value = dt.type(total)
+                value = scalar_of(total, dt)
         else:
             value = mean_of(total, denom, dt)
         return value if op == "value" else (value, deriv)
@@ -333,7 +341,12 @@ def _fast_runner(_c, fn, dt, p0, p1):
     fb = ffi.from_buffer
     NULL = ffi.NULL
     ctype = _c._CTYPE[dt]
-    make = dt.type
+    big = float(np.finfo(dt).max)
+
+    def make(v):
+        if -big <= v <= big:
+            return dt.type(v)
+        return scalar_of(v, dt)  # inf or nan
     empty = np.empty
     threads = _config._threads
 
@@ -346,7 +359,7 @@ def _fast_runner(_c, fn, dt, p0, p1):
         if out is None:
             d = empty(p.shape, dt)
         elif (type(out) is np.ndarray and out.dtype is dt and out.shape == p.shape
-              and out.flags.c_contiguous and out.flags.writeable
+              and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
               and not D.overlaps_unsafely(out, p, t)):
             d = out
         else:

@@ -79,10 +79,6 @@ def _kl_div(loss, arrays, opts):
     return float(np.size(arrays[0]))
 
 
-def _elements(loss, arrays, opts):
-    return float(np.size(arrays[0]))
-
-
 def _per_element(loss, arrays, opts):
     """Elementwise rule: the weight sum (weights broadcast to the input's shape) or the count."""
     w = opts.get("weight")
@@ -98,7 +94,7 @@ PER_ELEMENT_WEIGHT = {"binary_cross_entropy", "binary_cross_entropy_with_logits"
 
 def per_element_weight(loss):
     """Whether `loss`'s ``weight`` option is per element (so it is chunked with the data)."""
-    return isinstance(loss, ElementwiseLoss) or loss.name in PER_ELEMENT_WEIGHT
+    return "weight" in loss.options and (isinstance(loss, ElementwiseLoss) or loss.name in PER_ELEMENT_WEIGHT)
 
 
 DENOMINATORS = {
@@ -110,7 +106,7 @@ DENOMINATORS = {
     "triplet": _rows,
     "contrastive": _rows,
     "kl_gaussian": _rows,
-    "sigmoid_focal": _elements,
+    "sigmoid_focal": _per_element,   # SPEC 3a: sum(w l) / sum(w) for every loss
 }
 
 

@@ -17,8 +17,14 @@ def _logits(rng, shape, dtype, C=C):
 
 def _ce_make(rng, shape, dtype):
     t = rng.integers(0, C, shape)
-    t.flat[0] = -100  # an ignored target in every case
+    if t.size:
+        t.flat[0] = -100  # an ignored target in every non-empty case
     return (_logits(rng, shape, dtype), t), {}
+
+
+def _class_weight(rng, arrays, opts):
+    """cross_entropy's weight is per class (C,), not per sample."""
+    return rng.uniform(0.5, 2.0, arrays[0].shape[1]).astype(arrays[0].dtype)
 
 
 def _ce_prob_make(rng, shape, dtype):
@@ -37,7 +43,8 @@ def _bce_make(rng, shape, dtype):
 def _logit_make(rng, shape, dtype):
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     t = (rng.random(shape) < 0.4).astype(dtype)
-    t.flat[-1] = 0.3  # a soft target
+    if t.size:
+        t.flat[-1] = 0.3  # a soft target
     return (x, t), {}
 
 
@@ -46,6 +53,7 @@ _W = np.linspace(0.5, 2.0, C)
 CASES = {
     "cross_entropy": Case(
         _ce_make,
+        weight=_class_weight,
         option_sets=[{}, {"weight": _W}, {"label_smoothing": 0.1},
                      {"weight": _W, "label_smoothing": 0.25}],
         hand=[((np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]]), np.array([0, 2])), {}, "sum",

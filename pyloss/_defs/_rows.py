@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _dispatch as D
 from .._errors import PylossTypeError
-from .._loss import Loss, mean_of
+from .._loss import Loss, mean_of, scalar_of
 
 
 class Call:
@@ -81,7 +81,7 @@ class RowLoss(Loss):
         if reduction == "none":
             value = loss
         elif reduction == "sum":
-            value = dt.type(total)
+            value = scalar_of(total, dt)
         else:
             value = mean_of(total, c.nrows, dt)
         if op == "value":

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dispatch as D
 from .._config import get_num_threads
 from .._errors import PylossTypeError, PylossValueError
-from .._loss import ElementwiseLoss, Loss, mean_of
+from .._loss import ElementwiseLoss, Loss, mean_of, scalar_of
 
 # ------------------------------------------------------------------ examples
 
@@ -175,7 +175,7 @@ class SoftmaxLoss(Loss):
         if reduction == "none":
             value = loss
         elif reduction == "sum":
-            value = dt.type(total)
+            value = scalar_of(total, dt)
         else:
             value = mean_of(total, c.denom, dt)
         return value if op == "value" else (value, deriv)
@@ -219,10 +219,16 @@ class SoftmaxLoss(Loss):
             alpha = c.alpha if c.alpha is not None else (None if c.opts["alpha"] is None else c.alpha0)
             value, g, h = R.softmax_focal(c.logits, tgt, alpha, c.gamma, c.ignore, "none")
         # the reference's "none" derivatives are those of the sum; scale them
-        if grad is not None:
-            grad[...] = g * scale
-        if hess is not None:
-            hess[...] = h * scale
+        # (scale is inf when the weights sum to 0: IEEE nan/inf, no warning)
+        keep = True
+        if c.target is not None and np.ndim(c.target) + 1 == np.ndim(c.logits):
+            keep = np.expand_dims(np.asarray(c.target) != c.ignore, 1 if np.ndim(c.target) else 0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            # ignored rows stay exactly 0 (even at scale inf), as in the kernels
+            if grad is not None:
+                grad[...] = np.where(keep, g * scale, 0.0)
+            if hess is not None:
+                hess[...] = np.where(keep, h * scale, 0.0)
         if loss is not None:
             loss[...] = value
         return float(np.sum(value))
@@ -367,8 +373,11 @@ class _ProbabilityLoss(ElementwiseLoss):
     def _bind(self, arrays, opts):
         c = super()._bind(arrays, opts)
         p = c.pred
-        bad = (p < 0) | (p > 1)
-        if bad.any():
+        # two reductions without temporaries (fmin/fmax skip NaN, which
+        # propagates); the mask is built only to report an error
+        flat = p.reshape(-1)
+        if flat.size and (np.fmin.reduce(flat) < 0 or np.fmax.reduce(flat) > 1):
+            bad = (p < 0) | (p > 1)
             pos = np.unravel_index(int(np.argmax(bad)), p.shape)
             raise PylossValueError(
                 f"prob: expected probabilities in [0, 1], got {p[pos]!r} at position "

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _dispatch as D
 from .._config import get_num_threads
-from .._loss import Loss, mean_of
+from .._loss import Loss, mean_of, scalar_of
 from .segmentation import ACTIVATIONS, KIND_DICE, RegionLoss, finish_grad, segmentation_example
 
 
@@ -189,7 +189,7 @@ class _FocalSmoothL1(Loss):
         if reduction == "none":
             value = loss
         elif reduction == "sum":
-            value = dt.type(total)
+            value = scalar_of(total, dt)
         else:
             value = mean_of(total, max(1, npos), dt)
         if gc is None:

@@ -115,9 +115,11 @@ class _Contrastive(RowLoss):
         x2 = last_axis_input(arrays[1], "x2")
         D.same_shape(x1, x2, "x1", "x2")
         margin = D.opt_float("margin", opts["margin"], lo=0.0)
-        dt = D.compute_dtype(x1, x2)
+        sim = arrays[2]
+        # SPEC 2: mixed float32/float64 inputs promote to float64, `similar` included
+        dt = D.compute_dtype(x1, x2, sim if isinstance(sim, np.ndarray) else None)
         lead = x1.shape[:-1]
-        s = D.broadcast_weight(arrays[2], lead, dt, "similar")
+        s = D.broadcast_weight(sim, lead, dt, "similar")
         arrs = (D.contiguous(x1, dt), D.contiguous(x2, dt), s)
         return Call(arrays=arrs, dtype=dt, shape=x1.shape, lead=lead, nrows=int(np.prod(lead)),
                     dim=x1.shape[-1], gshapes=(x1.shape,) * 2,

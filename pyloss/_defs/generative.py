@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _dispatch as D
 from .._config import get_num_threads
-from .._loss import ElementwiseLoss, Loss, mean_of
+from .._loss import ElementwiseLoss, Loss, mean_of, scalar_of
 from ._rows import Call, RowLoss, last_axis_input, nan_scale, opt_bool, outs_for
 
 
@@ -113,9 +113,11 @@ class _KLDiv(ElementwiseLoss):
         scale = nan_scale(rows)
         deriv = None
         if op != "value":
+            direct = False
             if out is not None:
                 D.check_out(out, shape, c.gdtype, "out")
-            deriv = out if out is not None and c.gdtype == dt else np.empty(shape, dt)
+                direct = c.gdtype == dt and not D.overlaps_unsafely(out, c.pred, c.target)
+            deriv = out if direct else np.empty(shape, dt)
         grad = deriv if op in ("grad", "vg") else None
         hess = deriv if op == "hess" else None
         kern = self._kernel(backend, dt)
@@ -124,12 +126,11 @@ class _KLDiv(ElementwiseLoss):
                          get_num_threads())
         else:
             total = kern(c, scale, None, grad, hess)
-        if deriv is not None and deriv.dtype != c.gdtype:
-            if out is not None:
-                out[...] = deriv
-                deriv = out
-            else:
-                deriv = deriv.astype(c.gdtype)
+        if out is not None and deriv is not None and deriv is not out:
+            out[...] = deriv
+            deriv = out
+        elif deriv is not None and deriv.dtype != c.gdtype:
+            deriv = deriv.astype(c.gdtype)
         if op in ("grad", "hess"):
             return deriv
         value = mean_of(total, rows, dt)
@@ -201,7 +202,7 @@ class _VAE(RowLoss):
             raise D.PylossValueError(
                 f"mu: first axis (batch) of shape {mu.shape} does not match recon shape {recon.shape}")
         kind = D.opt_choice("recon_loss", opts["recon_loss"], ("mse", "bce_logits"))
-        beta = D.opt_float("beta", opts["beta"])
+        beta = D.opt_float("beta", opts["beta"], lo=0.0)
         dt = D.compute_dtype(recon, x, mu, lv)
         arrs = tuple(D.contiguous(a, dt) for a in (recon, x, mu, lv))
         n = recon.shape[0]
@@ -250,7 +251,8 @@ vae = _VAE("vae", "generative", ("recon", "x", "mu", "logvar"), ("recon", "mu", 
     mu, logvar : array_like, float, shape ``(N, ...)``
         Encoder outputs.
     recon_loss : {"mse", "bce_logits"} (default "mse")
-    beta : float (default 1.0)
+    beta : float >= 0 (default 1.0)
+        Weight of the KL term (beta-VAE); a negative or NaN beta is a ValueError.
     reduction : {"mean", "sum", "none"}; ``none`` gives ``(N,)``.
     backend : {"auto", "c", "numba", "numpy"}
     out : tuple of three ndarrays, optional
@@ -355,7 +357,7 @@ class _GAN(Loss):
             done.append(grad)
         res = done
         if reduction != "none":
-            value = dt.type(total)
+            value = scalar_of(total, dt)
         if op == "value":
             return value
         g = res[0] if len(res) == 1 else tuple(res)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _dispatch as D
 from .._config import get_num_threads
-from .._loss import Loss, mean_of
+from .._loss import Loss, mean_of, scalar_of
 
 ACTIVATIONS = {None: 0, "sigmoid": 1, "softmax": 2}
 KIND_DICE, KIND_DICE_SQ, KIND_IOU = 0, 1, 2
@@ -95,7 +95,7 @@ def reduce_value(total, loss, reduction, n, dt):
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return dt.type(total)
+        return scalar_of(total, dt)
     return mean_of(total, n, dt)
 
 

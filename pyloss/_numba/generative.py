@@ -147,9 +147,9 @@ def kl_div_point(x, t, a, log_target, p1):
     # torch F.kl_div: xlogy(t, t) - t x, or exp(t) (t - x) with log_target
     if log_target != 0:
         et = np.exp(t)
-        return et * (t - x), -et, x * 0
+        return et * (t - x), -et, 0.0  # linear in x: Hessian 0 even where x is not finite
     xlogy = t * 0 if t == 0 else t * np.log(t)
-    return xlogy - t * x, -t, x * 0
+    return xlogy - t * x, -t, 0.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -164,27 +164,27 @@ def _sig_pair(x):
 @numba.njit(cache=True)
 def gan_real_bce_point(x, t, a, p0, p1):
     s_pos, s_neg, e = _sig_pair(x)
-    return max(-x, x * 0) + np.log1p(e), -s_neg, s_pos * s_neg
+    return (-x if x < 0 else 0.0) + np.log1p(e), -s_neg, s_pos * s_neg  # max(-x, 0); x*0 is nan at inf
 
 
 @numba.njit(cache=True)
 def gan_fake_bce_point(x, t, a, p0, p1):
     s_pos, s_neg, e = _sig_pair(x)
-    return max(x, x * 0) + np.log1p(e), s_pos, s_pos * s_neg
+    return (x if x > 0 else 0.0) + np.log1p(e), s_pos, s_pos * s_neg
 
 
 @numba.njit(cache=True)
 def gan_real_hinge_point(x, t, a, p0, p1):
     v = 1 - x
     g = -1.0 if v > 0 else (0.0 if v == v else v)
-    return (v * 0 if v < 0 else v), g, 0.0
+    return (0.0 if v < 0 else v), g, 0.0
 
 
 @numba.njit(cache=True)
 def gan_fake_hinge_point(x, t, a, p0, p1):
     v = 1 + x
     g = 1.0 if v > 0 else (0.0 if v == v else v)
-    return (v * 0 if v < 0 else v), g, 0.0
+    return (0.0 if v < 0 else v), g, 0.0
 
 
 @numba.njit(cache=True)

@@ -155,6 +155,9 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, label_smoothin
             value = np.sum(l) if reduction == "sum" else l
             s = 1.0
         q = s * (((1.0 - eps) * wy)[..., None] * onehot + ((eps / C) * valid)[..., None] * w)
+        # an ignored row contributes nothing: its gradient is exactly 0, even
+        # where its logits are NaN or inf
+        p = np.where(valid[..., None], p, 0.0)
     else:
         tt = _class_last(np.asarray(target, np.float64))
         if eps > 0:
@@ -228,7 +231,7 @@ def softmax_focal(logits, target, alpha=None, gamma=2.0, ignore_index=-100, redu
     else:
         value = l[0] if z.ndim == 1 else l
     with np.errstate(all="ignore"):
-        grad = G[..., None] * (onehot - p)
+        grad = np.where(valid[..., None], G[..., None] * (onehot - p), 0.0)
     return value, _class_back(grad, shape), None
 
 
