@@ -1,4 +1,4 @@
-"""Run the python code blocks of docs/readme_integrations.md as written.
+"""Run the python code blocks of README.md as written.
 
 A block whose imports are not installed here is skipped (the integration's
 extra is absent); every other block must run without error.
@@ -11,7 +11,7 @@ import re
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = [os.path.join(ROOT, "docs", "readme_integrations.md")]
+DOCS = [os.path.join(ROOT, "README.md")]
 
 
 def _blocks(path):
