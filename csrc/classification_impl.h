@@ -434,9 +434,10 @@ static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, i
     double total = 0.0;
     const int par = pl_use_threads(rows * c, nthreads);
     (void)par;
+    PL_OMP_PARALLEL(par, nthreads)
     for (int64_t b0 = 0; b0 < items; b0 += PL_SUPER) {
         const int64_t bn = items - b0 < PL_SUPER ? items - b0 : PL_SUPER;
-        PL_OMP_FOR(par, nthreads)
+        PL_OMP_FOR_IN
         for (int64_t b = 0; b < bn; b++) {
             const int64_t it = b0 + b;
             if (d == 1) {
@@ -448,6 +449,7 @@ static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, i
                 part[b] = PL_NAME(smx_item)(o, c, d, z, yv, tp, loss, g, hm, a0, a1, nn);
             }
         }
+        PL_OMP_SINGLE
         total += pl_pairwise(part, bn);
     }
     return total;

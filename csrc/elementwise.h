@@ -115,9 +115,10 @@
         double total = 0.0;                                                                     \
         const int par = pl_use_threads(n, nthreads);                                            \
         (void)par;                                                                              \
+        PL_OMP_PARALLEL(par, nthreads)                                                          \
         for (int64_t b0 = 0; b0 < nb; b0 += PL_SUPER) {                                         \
             const int64_t bn = nb - b0 < PL_SUPER ? nb - b0 : PL_SUPER;                         \
-            PL_OMP_FOR(par, nthreads)                                                           \
+            PL_OMP_FOR_IN                                                                       \
             for (int64_t b = 0; b < bn; b++) {                                                  \
                 const int64_t s = (b0 + b) * PL_BLOCK;                                          \
                 const int64_t len = n - s < PL_BLOCK ? n - s : PL_BLOCK;                        \
@@ -127,16 +128,28 @@
                                                grad ? grad + s : NULL, hess ? hess + s : NULL,  \
                                                m, wa);                                          \
             }                                                                                   \
+            PL_OMP_SINGLE                                                                       \
             total += pl_pairwise(part, bn);                                                     \
         }                                                                                       \
         return total;                                                                           \
     }
 
+/* One parallel region per call (waking a thread team can cost milliseconds on
+ * an over-committed machine; a barrier between super-chunks costs far less):
+ * PL_OMP_PARALLEL opens it around the super-chunk loop, which every thread
+ * runs; PL_OMP_FOR_IN splits a super-chunk's blocks (static, so the same block
+ * partition whatever nthreads); PL_OMP_SINGLE adds its partials in order. */
 #ifdef _OPENMP
 #define PL_PRAGMA(x) _Pragma(#x)
 #define PL_OMP_FOR(par, nt) PL_PRAGMA(omp parallel for schedule(static) if (par) num_threads(nt))
+#define PL_OMP_PARALLEL(par, nt) PL_PRAGMA(omp parallel if (par) num_threads(nt))
+#define PL_OMP_FOR_IN PL_PRAGMA(omp for schedule(static))
+#define PL_OMP_SINGLE PL_PRAGMA(omp single)
 #else
 #define PL_OMP_FOR(par, nt)
+#define PL_OMP_PARALLEL(par, nt)
+#define PL_OMP_FOR_IN
+#define PL_OMP_SINGLE
 #endif
 
 #endif /* PL_ELEMENTWISE_H */

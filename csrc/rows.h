@@ -6,8 +6,8 @@
  * row length (about PL_BLOCK elements per block), each block returns the
  * double sum of its rows' losses, and block partials are combined pairwise in
  * super-chunks of PL_SUPER blocks, super-chunk totals added in order -- so the
- * result is bit-identical for any nthreads.  OpenMP runs over the blocks of a
- * super-chunk.
+ * result is bit-identical for any nthreads.  One OpenMP parallel region per
+ * call; its threads split the blocks of each super-chunk (elementwise.h).
  */
 #ifndef PL_ROWS_H
 #define PL_ROWS_H
@@ -29,14 +29,16 @@ static inline int64_t pl_rows_per_block(int64_t len)
         const int par_ = pl_use_threads((N) * ((LEN) > 0 ? (LEN) : 1), NTHREADS);               \
         double part_[PL_SUPER];                                                                 \
         (void)par_;                                                                             \
+        PL_OMP_PARALLEL(par_, NTHREADS)                                                         \
         for (int64_t b0_ = 0; b0_ < nb_; b0_ += PL_SUPER) {                                     \
             const int64_t bn_ = nb_ - b0_ < PL_SUPER ? nb_ - b0_ : PL_SUPER;                    \
-            PL_OMP_FOR(par_, NTHREADS)                                                          \
+            PL_OMP_FOR_IN                                                                       \
             for (int64_t b_ = 0; b_ < bn_; b_++) {                                              \
                 const int64_t r0 = (b0_ + b_) * rb_;                                            \
                 const int64_t r1 = (N) - r0 < rb_ ? (N) : r0 + rb_;                             \
                 part_[b_] = (BLOCK_EXPR);                                                       \
             }                                                                                   \
+            PL_OMP_SINGLE                                                                       \
             (TOTAL) += pl_pairwise(part_, bn_);                                                 \
         }                                                                                       \
     } while (0)

@@ -16,6 +16,7 @@ forward+backward), JAX (``jit(value_and_grad)``) and scikit-learn's
 ``sklearn._loss`` module.  "numpy" is the loss written as a NumPy user would
 (one-liners below); "numpy-ref" is pyloss's own NumPy reference backend.
 """
+import inspect
 import json
 import math
 import os
@@ -59,6 +60,9 @@ def add_arguments(p):
                    help="show the change of each median against a saved --json run")
     p.add_argument("--plot", metavar="PNG", help="grouped bar chart of speed-ups (needs matplotlib)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classes", type=int, default=None,
+                   help="number of classes of the softmax losses' examples (default: their own, "
+                        "1000 for cross_entropy); rows = size / classes")
 
 
 # ---------------------------------------------------------------- helpers
@@ -600,7 +604,10 @@ def run(args):
         loss = pl.get(name)
         for n in sizes:
             try:
-                arrays, opts = loss.example(rng, n, dtype)
+                if args.classes and "C" in inspect.signature(loss.example).parameters:
+                    arrays, opts = loss.example(rng, n, dtype, C=args.classes)
+                else:
+                    arrays, opts = loss.example(rng, n, dtype)
             except Exception as exc:
                 for op in ops:
                     prog.step(f"{name} n={_fmt_n(n)} {op}: example failed ({exc})")
