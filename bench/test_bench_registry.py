@@ -18,3 +18,28 @@ def test_value_and_grad(benchmark, name, n, backend):
     arrays, opts = loss.example(np.random.default_rng(0), n, np.dtype(np.float32))
     benchmark.group = f"{name} n={n}"
     benchmark(lambda: loss.value_and_grad(*arrays, backend=backend, **opts))
+
+
+@pytest.mark.parametrize("peer", ["torch", "jax"])
+@pytest.mark.parametrize("name", NAMES)
+def test_peer_agrees(name, peer):
+    """`pyloss bench`'s PyTorch and JAX peers compute what pyloss computes:
+    the value and the gradients of every differentiable input (float64)."""
+    pytest.importorskip(peer)
+    from pyloss import _bench
+    loss = pl.get(name)
+    arrays, opts = loss.example(np.random.default_rng(0), 4096, np.dtype(np.float64))
+    o = _bench._opts_of(loss, opts)
+    fns = (_bench._torch_peer(name, arrays, o, 1) if peer == "torch"
+           else _bench._jax_peer(name, arrays, o))
+    assert fns is not None, f"no {peer} peer for {name}"
+    value, grads = fns[1]()
+    want_v, want_g = loss.value_and_grad(*arrays, **opts)
+    if len(loss.diff) == 1:
+        grads, want_g = (grads,), (want_g,)
+    as_np = (lambda x: x.detach().numpy()) if peer == "torch" else np.asarray
+    np.testing.assert_allclose(float(as_np(fns[0]())), want_v, rtol=1e-9)
+    np.testing.assert_allclose(float(as_np(value)), want_v, rtol=1e-9)
+    assert len(grads) == len(want_g)
+    for g, w in zip(grads, want_g):
+        np.testing.assert_allclose(as_np(g), w, rtol=1e-9, atol=1e-12 * np.abs(w).max())

@@ -12,8 +12,14 @@ memory floor (bytes a fused kernel must move / bandwidth measured in the same
 run).
 
 Peers (each optional, imported only when present): PyTorch CPU (forward, and
-forward+backward), JAX (``jit(value_and_grad)``) and scikit-learn's
-``sklearn._loss`` module.  "numpy" is the loss written as a NumPy user would
+forward+backward), JAX (``jit(f)``, ``jit(value_and_grad(f))``) and
+scikit-learn's ``sklearn._loss`` module.  The PyTorch and JAX peers cover
+every registered loss with the example's options: PyTorch's own function where
+it has one, else the loss written out once over torch or JAX operations
+(``_FORMULAS``); the backward pass goes to every differentiable input, as
+pyloss's does.  A peer is left out where its formula is not pyloss's (weights,
+``pos_weight``, per-class ``alpha``, probability targets, label-map targets).
+"numpy" is the loss written as a NumPy user would
 (one-liners below); "numpy-ref" is pyloss's own NumPy reference backend.
 """
 import inspect
@@ -23,6 +29,7 @@ import os
 import platform
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -274,119 +281,425 @@ def _numpy_peer(name, arrays, o):
     return v, vg
 
 
-def _torch_fn(torch, name, o, T):
-    """A function of the torch tensors computing the mean loss, or None."""
+# The peers' formulas are written once, over a small namespace of array
+# operations (`ns`) that `_torch_ops` and `_jax_ops` fill for each framework;
+# each function of the inputs, in `loss.inputs` order, returns the loss with
+# the example's options and reduction "mean" exactly as pyloss defines it.
+# PyTorch uses its own function where it has one (`_torch_native`).
+
+def _torch_ops(torch):
     F = torch.nn.functional
-    if o.get("weight") is not None:
-        return None
+
+    def reduce(fn):
+        def r(x, axis=None):
+            if axis is None:
+                return fn(x)
+            return x if axis == () else fn(x, dim=axis)   # torch reads dim=() as "all"
+        return r
+
+    return SimpleNamespace(
+        exp=torch.exp, log=torch.log, log1p=torch.log1p, abs=torch.abs, sqrt=torch.sqrt,
+        where=torch.where, maximum=torch.maximum, minimum=torch.minimum,
+        logaddexp=torch.logaddexp, xlogy=torch.xlogy, relu=torch.relu, sigmoid=torch.sigmoid,
+        softplus=F.softplus, sum=reduce(torch.sum), mean=reduce(torch.mean),
+        amax=lambda x, axis: torch.amax(x, dim=axis),
+        softmax=lambda x, axis: torch.softmax(x, dim=axis),
+        log_softmax=lambda x, axis: torch.log_softmax(x, dim=axis),
+        clip_min=lambda x, lo: torch.clamp(x, min=lo),
+        take1=lambda x, idx: torch.gather(x, 1, idx.long().unsqueeze(1)).squeeze(1),
+        bce_logits=lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
+        smooth_l1=lambda p, t, beta: F.smooth_l1_loss(p, t, beta=beta, reduction="none"))
+
+
+def _jax_ops(jax):
+    import jax.scipy.special
+    jnp = jax.numpy
+    softplus = jax.nn.softplus
+
+    def smooth_l1(p, t, beta):
+        r = p - t
+        a = jnp.abs(r)
+        if beta == 0:   # no 0.5 r^2 / 0 branch: jnp.where would carry its nan gradient
+            return a
+        return jnp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
+
+    return SimpleNamespace(
+        exp=jnp.exp, log=jnp.log, log1p=jnp.log1p, abs=jnp.abs, sqrt=jnp.sqrt,
+        where=jnp.where, maximum=jnp.maximum, minimum=jnp.minimum,
+        logaddexp=jnp.logaddexp, xlogy=jax.scipy.special.xlogy, relu=jax.nn.relu,
+        sigmoid=jax.nn.sigmoid, softplus=softplus, sum=jnp.sum, mean=jnp.mean,
+        amax=lambda x, axis: jnp.max(x, axis=axis),
+        softmax=lambda x, axis: jax.nn.softmax(x, axis=axis),
+        log_softmax=lambda x, axis: jax.nn.log_softmax(x, axis=axis),
+        clip_min=jnp.maximum,
+        take1=lambda x, idx: jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0],
+        bce_logits=lambda x, t: (1 - t) * x + softplus(-x),
+        smooth_l1=smooth_l1)
+
+
+# ------------------------------------------ formulas (building blocks, then per loss)
+
+def _class_logp(ns, x, t, ignore_index):
+    """log softmax over axis 1, the log-probability of each target class, and
+    the mask of targets that are not ignored (ignored ones gather class 0)."""
+    logp = ns.log_softmax(x, 1)
+    valid = t != ignore_index
+    return logp, ns.take1(logp, ns.where(valid, t, 0)), valid
+
+
+def _masked_mean(ns, l, valid):
+    return ns.sum(ns.where(valid, l, 0.0)) / ns.sum(valid)
+
+
+def _sigmoid_focal_terms(ns, x, t, alpha, gamma):
+    """torchvision.ops.sigmoid_focal_loss, reduction "none"."""
+    p = ns.sigmoid(x)
+    p_t = p * t + (1 - p) * (1 - t)
+    l = ns.bce_logits(x, t) * (1 - p_t) ** gamma
+    if alpha >= 0:
+        l = (alpha * t + (1 - alpha) * (1 - t)) * l
+    return l
+
+
+def _pdist(ns, x, y, p, eps):
+    """torch.pairwise_distance: ||x - y + eps||_p over the last axis."""
+    v = x - y + eps
+    if p == 2:
+        return ns.sqrt(ns.sum(v * v, -1))
+    if p == 1:
+        return ns.sum(ns.abs(v), -1)
+    return ns.sum(ns.abs(v) ** p, -1) ** (1.0 / p)
+
+
+def _kl_gaussian_rows(ns, mu, logvar):
+    return -0.5 * ns.sum(1 + logvar - mu * mu - ns.exp(logvar), -1)
+
+
+def _gan_terms(ns, kind):
+    """(real term, fake term) of the discriminator (SPEC 3)."""
+    return {"bce": (lambda r: ns.softplus(-r), ns.softplus),
+            "hinge": (lambda r: ns.relu(1 - r), lambda f: ns.relu(1 + f)),
+            "wasserstein": (lambda r: -r, lambda f: f),
+            "lsgan": (lambda r: 0.5 * (r - 1) ** 2, lambda f: 0.5 * f * f)}[kind]
+
+
+_ACTIVATIONS = {None: lambda ns, x: x, "sigmoid": lambda ns, x: ns.sigmoid(x),
+                "softmax": lambda ns, x: ns.softmax(x, 1)}
+
+
+def _region_sums(ns, p, t, squared=False):
+    """Per (sample, class) sums over the spatial axes: sum(p t), sum(p), sum(t)
+    (sum(p^2), sum(t^2) when squared)."""
+    axes = tuple(range(2, p.ndim))
+    if squared:
+        p2, t2 = p * p, t * t
+    else:
+        p2, t2 = p, t
+    return ns.sum(p * t, axes), ns.sum(p2, axes), ns.sum(t2, axes)
+
+
+def _dice_nc(ns, p, t, smooth, squared=False):
+    inter, sp, st = _region_sums(ns, p, t, squared)
+    return 1 - (2 * inter + smooth) / (sp + st + smooth)
+
+
+def _f_mse(ns, o):
+    return lambda p, t: ns.mean((p - t) ** 2)
+
+
+def _f_mae(ns, o):
+    return lambda p, t: ns.mean(ns.abs(p - t))
+
+
+def _f_huber(ns, o):
+    dl = o["delta"]
+
+    def f(p, t):
+        r = p - t
+        a = ns.abs(r)
+        return ns.mean(ns.where(a <= dl, 0.5 * r * r, dl * (a - 0.5 * dl)))
+    return f
+
+
+def _f_smooth_l1(ns, o):
+    return lambda p, t: ns.mean(ns.smooth_l1(p, t, o["beta"]))
+
+
+def _f_log_cosh(ns, o):
+    ln2 = math.log(2.0)
+
+    def f(p, t):
+        r = p - t
+        return ns.mean(ns.logaddexp(r, -r) - ln2)
+    return f
+
+
+def _f_quantile(ns, o):
+    q = o["q"]
+
+    def f(p, t):
+        u = t - p
+        return ns.mean(ns.maximum(q * u, (q - 1) * u))
+    return f
+
+
+def _f_cross_entropy(ns, o):
+    eps = o["label_smoothing"]
+
+    def f(x, t):
+        logp, lp_t, valid = _class_logp(ns, x, t, o["ignore_index"])
+        l = -lp_t
+        if eps:   # PyTorch: (1 - eps) * nll + eps * mean over classes of -log p
+            l = (1 - eps) * l - eps * ns.mean(logp, 1)
+        return _masked_mean(ns, l, valid)
+    return f
+
+
+def _f_softmax_focal(ns, o):
+    alpha, gamma = o["alpha"], o["gamma"]
+
+    def f(x, t):
+        _, lp_t, valid = _class_logp(ns, x, t, o["ignore_index"])
+        l = -(1 - ns.exp(lp_t)) ** gamma * lp_t
+        return _masked_mean(ns, l if alpha is None else alpha * l, valid)
+    return f
+
+
+def _f_binary_cross_entropy(ns, o):
+    return lambda p, t: -ns.mean(t * ns.clip_min(ns.log(p), -100.0)
+                                 + (1 - t) * ns.clip_min(ns.log1p(-p), -100.0))
+
+
+def _f_binary_cross_entropy_with_logits(ns, o):
+    return lambda x, t: ns.mean(ns.bce_logits(x, t))
+
+
+def _f_sigmoid_focal(ns, o):
+    return lambda x, t: ns.mean(_sigmoid_focal_terms(ns, x, t, o["alpha"], o["gamma"]))
+
+
+def _f_triplet(ns, o):
+    margin, p, eps, swap = o["margin"], o["p"], o["eps"], o["swap"]
+
+    def f(a, pos, neg):
+        d_neg = _pdist(ns, a, neg, p, eps)
+        if swap:
+            d_neg = ns.minimum(d_neg, _pdist(ns, pos, neg, p, eps))
+        return ns.mean(ns.relu(_pdist(ns, a, pos, p, eps) - d_neg + margin))
+    return f
+
+
+def _f_contrastive(ns, o):
+    margin = o["margin"]
+
+    def f(x1, x2, s):
+        d2 = ns.sum((x1 - x2) ** 2, -1)
+        return ns.mean(s * d2 + (1 - s) * ns.relu(margin - ns.sqrt(d2)) ** 2)
+    return f
+
+
+def _f_kl_gaussian(ns, o):
+    return lambda mu, logvar: ns.mean(_kl_gaussian_rows(ns, mu, logvar))
+
+
+def _f_kl_div(ns, o):
+    if o["log_target"]:
+        return lambda log_q, p: ns.mean(ns.exp(p) * (p - log_q))
+    return lambda log_q, p: ns.mean(ns.xlogy(p, p) - p * log_q)
+
+
+def _f_vae(ns, o):
+    beta, mse = o["beta"], o["recon_loss"] == "mse"
+
+    def f(recon, x, mu, logvar):
+        n = recon.shape[0]
+        rec = (recon - x) ** 2 if mse else ns.bce_logits(recon, x)
+        kl = _kl_gaussian_rows(ns, mu.reshape(n, -1), logvar.reshape(n, -1))
+        return ns.mean(ns.sum(rec.reshape(n, -1), 1) + beta * kl)
+    return f
+
+
+def _f_gan_discriminator(ns, o):
+    real, fake = _gan_terms(ns, o["kind"])
+    return lambda r, f: ns.mean(real(r)) + ns.mean(fake(f))
+
+
+def _f_gan_generator(ns, o):
+    # the generator's term is the discriminator's real term (-f for hinge)
+    term = _gan_terms(ns, "wasserstein" if o["kind"] == "hinge" else o["kind"])[0]
+    return lambda f: ns.mean(term(f))
+
+
+def _f_dice(ns, o):
+    act = _ACTIVATIONS[o["from_logits"]]
+    return lambda x, t: ns.mean(_dice_nc(ns, act(ns, x), t, o["smooth"], o["squared"]))
+
+
+def _f_iou(ns, o):
+    act, s = _ACTIVATIONS[o["from_logits"]], o["smooth"]
+
+    def f(x, t):
+        inter, sp, st = _region_sums(ns, act(ns, x), t)
+        return ns.mean(1 - (inter + s) / (sp + st - inter + s))
+    return f
+
+
+def _f_dice_bce(ns, o):
+    dw, bw, s = o["dice_weight"], o["bce_weight"], o["smooth"]
+    return lambda x, t: (dw * ns.mean(_dice_nc(ns, ns.sigmoid(x), t, s))
+                         + bw * ns.mean(ns.bce_logits(x, t)))
+
+
+def _f_focal_smooth_l1(ns, o):
+    def f(x, t, box_pred, box_target):
+        pos = ns.amax(t, 1) > 0   # anchors with any positive class target
+        box = ns.sum(ns.smooth_l1(box_pred, box_target, o["beta"]), 1)
+        total = (ns.sum(_sigmoid_focal_terms(ns, x, t, o["alpha"], o["gamma"]))
+                 + ns.sum(ns.where(pos, box, 0.0)))
+        return total / ns.clip_min(ns.sum(pos), 1)
+    return f
+
+
+_FORMULAS = {
+    "mse": _f_mse, "mae": _f_mae, "huber": _f_huber, "smooth_l1": _f_smooth_l1,
+    "log_cosh": _f_log_cosh, "quantile": _f_quantile, "cross_entropy": _f_cross_entropy,
+    "softmax_focal": _f_softmax_focal, "binary_cross_entropy": _f_binary_cross_entropy,
+    "binary_cross_entropy_with_logits": _f_binary_cross_entropy_with_logits,
+    "sigmoid_focal": _f_sigmoid_focal, "triplet": _f_triplet, "contrastive": _f_contrastive,
+    "kl_gaussian": _f_kl_gaussian, "kl_div": _f_kl_div, "vae": _f_vae,
+    "gan_discriminator": _f_gan_discriminator, "gan_generator": _f_gan_generator, "dice": _f_dice,
+    "iou": _f_iou, "dice_bce": _f_dice_bce, "focal_smooth_l1": _f_focal_smooth_l1}
+
+
+def _applies(name, arrays, o):
+    """Whether the peers' formulas are pyloss's for these inputs and options
+    (no weights, class-index targets, one-hot segmentation targets...)."""
+    if o.get("weight") is not None or o.get("pos_weight") is not None \
+            or o.get("reduction", "mean") != "mean":
+        return False
+    arrays = [np.asarray(a) for a in arrays]
+    if name in ("cross_entropy", "softmax_focal"):
+        x, t = arrays
+        return (x.ndim >= 2 and t.dtype.kind in "iu" and t.shape == x.shape[:1] + x.shape[2:]
+                and np.ndim(o.get("alpha")) == 0)
+    if name in ("dice", "iou", "dice_bce"):
+        return arrays[0].ndim >= 2 and arrays[1].shape == arrays[0].shape
+    return True
+
+
+def _formula(name, ns, o):
+    make = _FORMULAS.get(name)
+    return make(ns, o) if make is not None else None
+
+
+def _diff_positions(loss):
+    """Positions in `loss.inputs` of the differentiable inputs (`loss.diff`)."""
+    return tuple(loss.inputs.index(d) for d in loss.diff if d in loss.inputs)
+
+
+def _diff_of(name, diff):
+    if diff is not None:
+        return tuple(diff)
+    import pyloss as pl
+    return _diff_positions(pl.get(name))
+
+
+def _torch_native(torch, name, o):
+    """PyTorch's own function for the loss (what a PyTorch user calls), or None."""
+    F = torch.nn.functional
     if name == "mse":
-        return lambda P: F.mse_loss(P, T[0])
+        return lambda p, t: F.mse_loss(p, t)
     if name == "mae":
-        return lambda P: F.l1_loss(P, T[0])
+        return lambda p, t: F.l1_loss(p, t)
     if name == "huber":
-        return lambda P: F.huber_loss(P, T[0], delta=o["delta"])
+        return lambda p, t: F.huber_loss(p, t, delta=o["delta"])
     if name == "smooth_l1":
-        return lambda P: F.smooth_l1_loss(P, T[0], beta=o["beta"])
+        return lambda p, t: F.smooth_l1_loss(p, t, beta=o["beta"])
     if name == "log_cosh":
         ln2 = math.log(2.0)
-        return lambda P: torch.mean((P - T[0]).abs() + F.softplus(-2 * (P - T[0]).abs()) - ln2)
+        return lambda p, t: torch.mean((p - t).abs() + F.softplus(-2 * (p - t).abs()) - ln2)
     if name == "quantile":
         q = o["q"]
-        return lambda P: torch.mean(torch.maximum(q * (T[0] - P), (q - 1) * (T[0] - P)))
-    if name == "cross_entropy" and T[0].dtype in (torch.int64, torch.int32):
-        return lambda P: F.cross_entropy(P, T[0].long(), ignore_index=o.get("ignore_index", -100),
-                                         label_smoothing=o.get("label_smoothing", 0.0))
-    if name == "binary_cross_entropy_with_logits" and o.get("pos_weight") is None:
-        return lambda P: F.binary_cross_entropy_with_logits(P, T[0])
+        return lambda p, t: torch.mean(torch.maximum(q * (t - p), (q - 1) * (t - p)))
+    if name == "cross_entropy":
+        return lambda x, t: F.cross_entropy(x, t.long(), ignore_index=o["ignore_index"],
+                                            label_smoothing=o["label_smoothing"])
+    if name == "binary_cross_entropy_with_logits":
+        return lambda x, t: F.binary_cross_entropy_with_logits(x, t)
     if name == "binary_cross_entropy":
-        return lambda P: F.binary_cross_entropy(P, T[0])
+        return lambda p, t: F.binary_cross_entropy(p, t)
     if name == "kl_div":
-        return lambda P: F.kl_div(P, T[0], reduction="mean", log_target=o.get("log_target", False))
-    if name == "triplet" and len(T) == 2:
-        return lambda P: F.triplet_margin_loss(P, T[0], T[1], margin=o.get("margin", 1.0),
-                                               p=o.get("p", 2.0), eps=o.get("eps", 1e-6),
-                                               swap=o.get("swap", False))
+        # reduction="mean" is this mean, but warns of a future change
+        return lambda log_q, p: F.kl_div(log_q, p, reduction="none",
+                                         log_target=o["log_target"]).mean()
+    if name == "triplet":
+        return lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=o["margin"], p=o["p"],
+                                                     eps=o["eps"], swap=o["swap"])
     return None
 
 
-def _torch_peer(name, arrays, o, threads):
+def _torch_fn(torch, name, o):
+    """A function of the input tensors (loss.inputs order) giving the mean loss, or None."""
+    return _torch_native(torch, name, o) or _formula(name, _torch_ops(torch), o)
+
+
+def _torch_peer(name, arrays, o, threads, diff=None):
+    """(forward, forward+backward) in PyTorch; backward to every input in
+    `diff` (positions, default the loss's differentiable inputs)."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
-    P = torch.from_numpy(np.ascontiguousarray(arrays[0]))
-    T = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays[1:]]
-    f = _torch_fn(torch, name, o, T)
+    if not _applies(name, arrays, o):
+        return None
+    f = _torch_fn(torch, name, o)
     if f is None:
         return None
-    Pg = P.clone().requires_grad_(True)
+    torch.set_num_threads(threads)
+    diff = _diff_of(name, diff)
+    X = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    leaves = [X[i].clone().requires_grad_(True) for i in diff]
+    Xg = list(X)
+    for i, leaf in zip(diff, leaves):
+        Xg[i] = leaf
 
     def v():
         with torch.no_grad():
-            return f(P)
+            return f(*X)
 
     def vg():
-        Pg.grad = None
-        y = f(Pg)
+        for leaf in leaves:
+            leaf.grad = None
+        y = f(*Xg)
         y.backward()
-        return y, Pg.grad
+        g = tuple(leaf.grad for leaf in leaves)
+        return y, (g[0] if len(g) == 1 else g)
     return v, vg
 
 
-def _jax_peer(name, arrays, o):
+def _jax_peer(name, arrays, o, diff=None):
+    """(jit(f), jit(value_and_grad(f, argnums=diff))) in JAX."""
     try:
         import jax
-        import jax.numpy as jnp
     except ImportError:
         return None
-    if len(arrays) != 2 or o.get("weight") is not None:
+    if not _applies(name, arrays, o):
         return None
-    if arrays[0].dtype == np.float64:
+    if any(np.asarray(a).dtype == np.float64 for a in arrays):
         jax.config.update("jax_enable_x64", True)
-    if name == "mse":
-        def f(p, t):
-            return jnp.mean((p - t) ** 2)
-    elif name == "mae":
-        def f(p, t):
-            return jnp.mean(jnp.abs(p - t))
-    elif name == "huber":
-        dl = o["delta"]
-
-        def f(p, t):
-            r = p - t
-            a = jnp.abs(r)
-            return jnp.mean(jnp.where(a <= dl, 0.5 * r * r, dl * (a - 0.5 * dl)))
-    elif name == "smooth_l1" and o["beta"] > 0:
-        b = o["beta"]
-
-        def f(p, t):
-            r = p - t
-            a = jnp.abs(r)
-            return jnp.mean(jnp.where(a < b, 0.5 * r * r / b, a - 0.5 * b))
-    elif name == "log_cosh":
-        def f(p, t):
-            r = p - t
-            return jnp.mean(jnp.logaddexp(r, -r) - jnp.log(2.0))
-    elif name == "quantile":
-        q = o["q"]
-
-        def f(p, t):
-            u = t - p
-            return jnp.mean(jnp.maximum(q * u, (q - 1) * u))
-    else:
+    f = _formula(name, _jax_ops(jax), o)
+    if f is None:
         return None
-    p, t = (jax.device_put(a) for a in arrays)
+    diff = _diff_of(name, diff)
+    args = [jax.device_put(np.asarray(a)) for a in arrays]
     jv = jax.jit(f)
-    jvg = jax.jit(jax.value_and_grad(f))
+    jvg = jax.jit(jax.value_and_grad(f, argnums=diff[0] if len(diff) == 1 else diff))
 
     def v():
-        return jv(p, t).block_until_ready()
+        return jv(*args).block_until_ready()
 
     def vg():
-        r = jvg(p, t)
-        r[1].block_until_ready()
-        return r
+        return jax.block_until_ready(jvg(*args))
     return v, vg
 
 
@@ -507,9 +820,8 @@ def _time_group(impls, repeat, sample_s, settle_s):
 # ---------------------------------------------------------------- the run
 
 def _diff_bytes(loss, arrays):
-    idx = [loss.inputs.index(d) for d in loss.diff if d in loss.inputs]
     return sum(np.asarray(arrays[i]).size * np.dtype(np.asarray(arrays[0]).dtype).itemsize
-               for i in idx)
+               for i in _diff_positions(loss))
 
 
 def _in_bytes(arrays):
@@ -536,10 +848,11 @@ def _pyloss_impls(loss, arrays, opts, op, backends, with_out):
 def _peer_impls(name, loss, arrays, opts, op, threads, no_peers):
     o = _opts_of(loss, opts)
     rows = []
+    diff = _diff_positions(loss)
     makers = [("numpy", lambda: _numpy_peer(name, arrays, o))]
     if not no_peers:
-        makers += [("torch", lambda: _torch_peer(name, arrays, o, threads)),
-                   ("jax", lambda: _jax_peer(name, arrays, o)),
+        makers += [("torch", lambda: _torch_peer(name, arrays, o, threads, diff)),
+                   ("jax", lambda: _jax_peer(name, arrays, o, diff)),
                    ("sklearn", lambda: _sklearn_peer(name, arrays, o, threads))]
     for label, make in makers:
         try:
