@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 run() {
     local tag=$1; shift
     echo "### $tag: pyloss bench $*"
-    pyloss bench --dtype float32 --json "$OUT/$tag.json" "$@"
+    python -m pyloss.cli bench --dtype float32 --json "$OUT/$tag.json" "$@"
 }
 run ce_65536x1000 --losses cross_entropy --sizes 65536000 --repeat 5 "$@"
 run ce_1e6x10 --losses cross_entropy --sizes 10000000 --classes 10 --repeat 5 "$@"

@@ -3,6 +3,7 @@ and picks a backend.  Kernels trust what leaves this module:
 C-contiguous arrays of the compute dtype, shapes checked, options in range.
 """
 import importlib.util
+import os
 import math
 
 import numpy as np
@@ -32,6 +33,13 @@ def _probe():
             avail["c_reason"] = f"C extension failed to import: {exc}"
         avail["numba"] = importlib.util.find_spec("numba") is not None
         avail["numba_reason"] = "" if avail["numba"] else "numba is not installed"
+        # PYLOSS_DISABLE=c,numba turns backends off for the whole process (the
+        # sanitizer job runs C under ASan without compiling any Numba kernel,
+        # and the Numba kernels under NUMBA_BOUNDSCHECK without C).
+        for b in os.environ.get("PYLOSS_DISABLE", "").replace(" ", "").split(","):
+            if b in ("c", "numba") and avail[b]:
+                avail[b] = False
+                avail[b + "_reason"] = "disabled by PYLOSS_DISABLE"
         _available = avail
     return _available
 

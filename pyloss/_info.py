@@ -28,7 +28,8 @@ INTEGRATIONS = {
 
 
 # Environment variables that change what the kernels do.
-_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "PYLOSS_CHECK")
+_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "PYLOSS_CHECK",
+        "PYLOSS_DISABLE")
 
 
 def _dist_version(name):

@@ -224,9 +224,9 @@ class ElementwiseLoss(Loss):
             p, t = arrays
             if type(p) is np.ndarray and type(t) is np.ndarray:
                 fast = (self._fast or self._build_fast()).get(p.dtype)
+                pf, tf = p.flags, t.flags
                 if (fast is not None and t.dtype is p.dtype and p.shape == t.shape
-                        and p.flags.c_contiguous and t.flags.c_contiguous
-                        and p.flags.aligned and t.flags.aligned
+                        and pf.c_contiguous and tf.c_contiguous and pf.aligned and tf.aligned
                         and _checking.get() is None and not _ENV_CHECK):
                     n = p.size
                     if n:

@@ -223,3 +223,27 @@ def test_pyloss_check_environment_variable():
         assert "huber" in ln and backend in ln and "float64" in ln and "(3, 4)" in ln, ln
     out = run_python(code, {"PYLOSS_CHECK": "0"})
     assert all(ln == "no error" for ln in out.strip().splitlines()), out
+
+
+@pytest.mark.parametrize("off", ["c", "numba", "c,numba"])
+def test_pyloss_disable_turns_backends_off(off):
+    """PYLOSS_DISABLE=c,numba: the backends leave pl.backends(), say why, and
+    backend="auto" falls to what is left with the same answer."""
+    code = ("import numpy as np, pyloss as pl\n"
+            "b = pl.backends(); v = pl.backends(verbose=True)\n"
+            "print(','.join(b)); print(v)\n"
+            "print(repr(float(pl.huber(np.arange(5.0), np.ones(5)))))\n")
+    # the very pyloss this process tests (installed or in place)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__)))
+    env = dict(os.environ, PYLOSS_DISABLE=off, PYTHONPATH=here)
+    env.pop("PYLOSS_CHECK", None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120, cwd=os.path.dirname(here))
+    assert r.returncode == 0, r.stderr
+    names, verbose, value = r.stdout.splitlines()
+    for b in off.split(","):
+        assert b not in names.split(",")
+        if b in BACKENDS:
+            assert f"'{b}': 'disabled by PYLOSS_DISABLE'" in verbose
+    assert names.endswith("numpy")
+    assert float(value) == float(pl.huber(np.arange(5.0), np.ones(5), backend="numpy"))
