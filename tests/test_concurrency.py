@@ -140,7 +140,9 @@ _WORKQUEUE_SCRIPT = textwrap.dedent("""
 
 def _run_workqueue(mode, tmp_path):
     script = tmp_path / "workqueue.py"
-    script.write_text(_WORKQUEUE_SCRIPT.format(root=ROOT, tests=HERE, big=BIG))
+    script.write_text(_WORKQUEUE_SCRIPT.format(
+        root=os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__))),  # pyloss under test
+        tests=HERE, big=BIG))
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2",
                PYTHONWARNINGS="error")
     return subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True,

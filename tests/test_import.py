@@ -17,13 +17,20 @@ NAMES = pl.losses()
 BACKENDS = pl.backends()
 
 
+# The directory holding the pyloss under test: the checkout for an in-place
+# build, site-packages for an installed one (the checkout's own pyloss/ has no
+# compiled extension there, so a subprocess must not pick it up).
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__)))
+
+
 def run_python(code, env=None):
-    """Run code in a fresh interpreter importing this checkout's pyloss."""
+    """Run code in a fresh interpreter importing the pyloss under test."""
     e = dict(os.environ)
     e.pop("PYLOSS_CHECK", None)
-    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = PKG_PARENT + os.pathsep + e.get("PYTHONPATH", "")
     e.update(env or {})
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=e,
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                       cwd=os.path.dirname(PKG_PARENT), env=e,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"subprocess failed:\n{r.stdout}\n{r.stderr}"
     return r.stdout
@@ -39,7 +46,7 @@ def test_import_does_not_import_numba():
         print(sorted(m for m in sys.modules if m == "numba" or m.startswith("numba.")))
     """)
     lines = out.strip().splitlines()
-    assert lines[0].startswith(os.path.join(ROOT, "pyloss")), lines[0]
+    assert lines[0].startswith(os.path.join(PKG_PARENT, "pyloss")), lines[0]
     assert lines[1] == "[]" and lines[2] == "[]", out
 
 

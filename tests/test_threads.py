@@ -102,7 +102,8 @@ def test_concurrent_calls_from_python_threads():
     import subprocess
     import sys
     import textwrap
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the pyloss under test (installed or in place), not the checkout's sources
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__)))
     code = textwrap.dedent("""
         import numpy as np
         from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +122,7 @@ def test_concurrent_calls_from_python_threads():
         print("ok")
     """)
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(root), env=env,
+                       capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-3000:])
