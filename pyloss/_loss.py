@@ -327,8 +327,7 @@ class ElementwiseLoss(Loss):
         if reduction == "none":
             value = loss
         elif reduction == "sum":
-            with np.errstate(over="ignore"):
-                value = scalar_of(total, dt)
+            value = scalar_of(total, dt)
         else:
             value = mean_of(total, denom, dt)
         return value if op == "value" else (value, deriv)
