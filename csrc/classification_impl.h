@@ -521,8 +521,9 @@ PL_INLINE void PL_NAME(binary_cross_entropy_point)(T p, T t, T a, T p0, T p1, T 
 }
 PL_EW_KERNEL(binary_cross_entropy)
 
-/* sigmoid(x) and sigmoid(-x) from e = exp(-|x|), neither formed as 1 - other. */
-PL_INLINE void PL_NAME(sig_pair)(T x, T *p, T *pm, T *e_out)
+/* sigmoid(x) and sigmoid(-x) from e = exp(-|x|), neither formed as 1 - other,
+ * and log1p(e) (softplus(-|x|)) from the same reciprocal 1/(1+e). */
+PL_INLINE void PL_NAME(sig_pair)(T x, T *p, T *pm, T *lp_out)
 {
     T e = PL_EXP(-PL_FABS(x));
     T big = (T)1 / ((T)1 + e);
@@ -531,7 +532,7 @@ PL_INLINE void PL_NAME(sig_pair)(T x, T *p, T *pm, T *e_out)
     *pm = x >= 0 ? small : big;
     *p = x == x ? *p : x;
     *pm = x == x ? *pm : x;
-    *e_out = e;
+    *lp_out = PL_LOG1P_UNIT(e, big);
 }
 
 /* (1 - t) x + lw softplus(-x), lw = 1 + (pos_weight - 1) t (PyTorch);
@@ -543,12 +544,12 @@ PL_INLINE void PL_NAME(binary_cross_entropy_with_logits_point)(T x, T t, T a, T 
     (void)p1;
     /* lw = (1 - t) + pw t equals 1 + (pw - 1) t without its cancellation */
     T lw = has_pw != 0 ? ((T)1 - t) + a * t : (T)1;
-    T p, pm, e;
-    PL_NAME(sig_pair)(x, &p, &pm, &e);
+    T p, pm, lp;
+    PL_NAME(sig_pair)(x, &p, &pm, &lp);
     /* softplus(-x) = max(-x, 0) + log1p(e); the max(-x, 0) part is added to
      * (1 - t) x first so that for t = 0 it cancels exactly (x + (-x) = 0) and a
      * tiny loss is not rounded away under a large |x| (PyTorch's max_val form) */
-    *l = (((T)1 - t) * x + lw * (x < 0 ? -x : (T)0)) + lw * PL_LOG1P_POS(e);
+    *l = (((T)1 - t) * x + lw * (x < 0 ? -x : (T)0)) + lw * lp;
     /* (1 - t) - lw sigmoid(-x), rewritten (1 - t) p - pw t (1 - p) so that
      * no 1 - (1 - p) cancellation loses a small gradient */
     *g = ((T)1 - t) * p - (has_pw != 0 ? a : (T)1) * t * pm;
@@ -564,15 +565,23 @@ PL_EW_KERNEL(binary_cross_entropy_with_logits)
 PL_INLINE void PL_NAME(sigmoid_focal_body)(T x, T t, T alpha, T gamma, const int g2,
                                            T *l, T *g, T *h)
 {
-    T p, pm, e;
-    PL_NAME(sig_pair)(x, &p, &pm, &e);
-    T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + PL_LOG1P_POS(e); /* see above */
+    T p, pm, lp;
+    PL_NAME(sig_pair)(x, &p, &pm, &lp);
+    T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + lp; /* see above */
     T q = p * ((T)1 - t) + pm * t;
     T s = p * pm;
     T v = q > 0 ? s / q : (T)1;
     /* gamma == 2 (the default) is a multiply; otherwise exp(gamma log q),
      * which is 0 at q = 0 for gamma > 0 (log 0 = -inf) */
-    T F = g2 ? q * q : (gamma == 0 ? (T)1 : PL_EXP(gamma * PL_LOG(q)));
+    T F;
+    if (g2) {
+        F = q * q;
+    } else {
+        /* computed unconditionally and selected: a branch around it kept
+         * the whole loop scalar (10x slower) */
+        F = PL_EXP(gamma * PL_LOG(q));
+        F = gamma == 0 ? (T)1 : F;
+    }
     F = q == q ? F : q;
     T at = alpha < 0 ? (T)1 : alpha * t + ((T)1 - alpha) * ((T)1 - t);
     T ptm = p * ((T)1 - t) - pm * t;     /* p - t */

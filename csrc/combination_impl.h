@@ -28,8 +28,8 @@ PL_INLINE void PL_NAME(pl_focal_point)(T x, T t, T alpha, T gamma, const int gm,
     T inv = (T)1 / v;
     T p = x >= 0 ? inv : e * inv;
     T pm = x >= 0 ? e * inv : inv;
-    /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) instead of a division */
-    T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+    /* log1p(e) reusing 1/(1+e) instead of a division */
+    T lp = PL_LOG1P_UNIT(e, inv);
     T ce = (x > 0 ? x : (T)0) - x * t + lp;
     T q = p * ((T)1 - t) + pm * t;
     /* qg = q^gamma; w = p (1-p) q^(gamma-1) = r q^gamma */
@@ -44,7 +44,8 @@ PL_INLINE void PL_NAME(pl_focal_point)(T x, T t, T alpha, T gamma, const int gm,
         qg = q * q;
         w = p * pm * q;
     } else {
-        qg = q > 0 ? PL_EXP(gamma * PL_LOG(q)) : (T)0;
+        qg = PL_EXP(gamma * PL_LOG(q)); /* q = 0: log -inf, exp 0 */
+        qg = q > 0 ? qg : (T)0;
         w = q > 0 ? p * pm / (q > 0 ? q : (T)1) * qg : (T)0;
     }
     T at = use_alpha ? alpha * t + ((T)1 - alpha) * ((T)1 - t) : (T)1;

@@ -31,12 +31,12 @@
 
 #define PL_INLINE static inline __attribute__((always_inline))
 
-/* Per-CPU clones of the top-level kernels: an AVX2/FMA body and a baseline
+/* Per-CPU clones of the top-level kernels: an AVX-512 body, an AVX2/FMA body and a baseline
  * body, picked at load time by the dynamic linker.  -march=native is never
  * used, so the wheel runs on any x86-64. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PL_NO_CLONES) \
     && !defined(__SANITIZE_ADDRESS__)
-#define PL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define PL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define PL_CLONES
 #endif
@@ -164,14 +164,13 @@ PL_INLINE double pl_exp(double x)
  * float:  Cephes logf polynomial; max error 1 ulp (tests/test_math.py).
  * double: fdlibm's s = f/(2+f) series (Lg1..Lg7); max error 1 ulp.
  */
-PL_INLINE float pl_logf(float x)
+/* The Cephes logf core for x = 2^esub * xs, xs a positive normal float. */
+PL_INLINE float pl_logf_core(float xs, int32_t esub)
 {
-    int sub = x < 1.17549435e-38f;
-    float xs = sub ? x * 33554432.0f : x; /* 2^25 */
     int32_t ix = pl_f2i(xs);
     /* shift so that the mantissa lands in [sqrt(1/2), sqrt(2)) */
     ix += 0x3f800000 - 0x3f3504f3;
-    int32_t e = (ix >> 23) - 127 - (sub ? 25 : 0);
+    int32_t e = (ix >> 23) - 127 - esub;
     float m = pl_i2f((ix & 0x007fffff) + 0x3f3504f3);
     float f = m - 1.0f;
     float z = f * f;
@@ -190,19 +189,29 @@ PL_INLINE float pl_logf(float x)
     y += -0.5f * z;
     float r = f + y;
     r += 0.693359375f * ef;
+    return r;
+}
+
+PL_INLINE float pl_logf(float x)
+{
+    int sub = x < 1.17549435e-38f;
+    float xs = sub ? x * 33554432.0f : x; /* 2^25 */
+    float r = pl_logf_core(xs, sub ? 25 : 0);
     r = x == INFINITY ? x : r;
     r = x == 0.0f ? -INFINITY : r;
     r = x < 0.0f ? NAN : r;
     return x != x ? x : r;
 }
 
-PL_INLINE double pl_log(double x)
+/* log(x) for a finite normal x > 0 (no special cases: callers that know their
+ * argument lies in, say, [1, 2] skip four selects per element). */
+PL_INLINE float pl_logf_norm(float x) { return pl_logf_core(x, 0); }
+
+PL_INLINE double pl_log_core(double xs, int64_t esub)
 {
-    int sub = x < 2.2250738585072014e-308;
-    double xs = sub ? x * 18014398509481984.0 : x; /* 2^54 */
     int64_t ix = pl_d2i(xs);
     ix += 0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL;
-    int64_t e = (ix >> 52) - 1023 - (sub ? 54 : 0);
+    int64_t e = (ix >> 52) - 1023 - esub;
     double m = pl_i2d((ix & 0x000fffffffffffffLL) + 0x3fe6a09e667f3bcdLL);
     double f = m - 1.0;
     double hfsq = 0.5 * f * f;
@@ -213,12 +222,21 @@ PL_INLINE double pl_log(double x)
     double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
     double R = t2 + t1;
     double ed = (double)e;
-    double r = ed * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + ed * 1.90821492927058770002e-10)) - f);
+    return ed * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + ed * 1.90821492927058770002e-10)) - f);
+}
+
+PL_INLINE double pl_log(double x)
+{
+    int sub = x < 2.2250738585072014e-308;
+    double xs = sub ? x * 18014398509481984.0 : x; /* 2^54 */
+    double r = pl_log_core(xs, sub ? 54 : 0);
     r = x == INFINITY ? x : r;
     r = x == 0.0 ? -INFINITY : r;
     r = x < 0.0 ? NAN : r;
     return x != x ? x : r;
 }
+
+PL_INLINE double pl_log_norm(double x) { return pl_log_core(x, 0); }
 
 /* log1p(u) for u >= 0 (the only case losses need: u = exp(-|x|) in (0, 1]).
  * The correction ((1+u)-1-u)/(1+u) recovers the bits lost forming 1+u
@@ -238,6 +256,23 @@ PL_INLINE double pl_log1p_pos(double u)
     double c = (v - 1.0) - u;
     double r = pl_log(v) - c / v;
     r = u == INFINITY ? u : r; /* c = inf - inf is NaN there */
+    return v == 1.0 ? u : r;
+}
+
+/* log1p(u) for u in [0, 1] (or NaN) given inv = 1/(1+u), which the caller
+ * already has (sigmoid, tanh): 1+u lies in [1, 2], so the log needs no special
+ * cases and the correction is a multiply.  NaN propagates through it. */
+PL_INLINE float pl_log1pf_unit(float u, float inv)
+{
+    float v = 1.0f + u;
+    float r = pl_logf_norm(v) - ((v - 1.0f) - u) * inv;
+    return v == 1.0f ? u : r;
+}
+
+PL_INLINE double pl_log1p_unit(double u, double inv)
+{
+    double v = 1.0 + u;
+    double r = pl_log_norm(v) - ((v - 1.0) - u) * inv;
     return v == 1.0 ? u : r;
 }
 

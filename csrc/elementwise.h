@@ -33,6 +33,8 @@
 #define PL_EW_G 4
 #define PL_EW_H 8
 
+#define PL_EW_CH 512           /* elements per inner chunk (multiple of PL_LANES) */
+
 #define PL_EW_BLOCK(NAME)                                                                       \
     PL_INLINE double PL_NAME(NAME##_blk)(int64_t n, const T *pred, const T *target,              \
                                          const T *weight, const T *aux, T p0, T p1, T scale,    \
@@ -40,27 +42,36 @@
                                          const int wa)                                          \
     {                                                                                           \
         double acc[PL_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
-        int64_t i = 0;                                                                          \
-        for (; i + PL_LANES <= n; i += PL_LANES) {                                              \
-            for (int j = 0; j < PL_LANES; j++) {                                                \
-                int64_t k = i + j;                                                              \
+        T lbuf[PL_EW_CH], gbuf[PL_EW_CH];                                                       \
+        for (int64_t c0 = 0; c0 < n; c0 += PL_EW_CH) {                                          \
+            const int64_t cn = n - c0 < PL_EW_CH ? n - c0 : PL_EW_CH;                           \
+            const T *pp = pred + c0, *tt = target + c0;                                         \
+            const T *wp = ww ? weight + c0 : NULL, *ap = wa ? aux + c0 : NULL;                  \
+            T *lo = (m & PL_EW_L) ? loss + c0 : NULL;                                           \
+            T *go = (m & PL_EW_G) ? grad + c0 : NULL;                                           \
+            T *ho = (m & PL_EW_H) ? hess + c0 : NULL;                                           \
+            for (int64_t k = 0; k < cn; k++) {                                                  \
                 T l, g, h;                                                                      \
-                PL_NAME(NAME##_point)(pred[k], target[k], wa ? aux[k] : (T)0, p0, p1, &l, &g, &h); \
-                T w = ww ? weight[k] : (T)1;                                                    \
-                if (m & PL_EW_V) acc[j] += (double)(w * l);                                     \
-                if (m & PL_EW_L) loss[k] = w * l;                                               \
-                if (m & PL_EW_G) grad[k] = (scale * w) * g;                                     \
-                if (m & PL_EW_H) hess[k] = (scale * w) * h;                                     \
+                PL_NAME(NAME##_point)(pp[k], tt[k], wa ? ap[k] : (T)0, p0, p1, &l, &g, &h);     \
+                T w = ww ? wp[k] : (T)1;                                                        \
+                if (m & PL_EW_V) lbuf[k] = w * l;                                               \
+                if (m & PL_EW_L) lo[k] = w * l;                                                 \
+                if (m & PL_EW_G) go[k] = (scale * w) * g;                                       \
+                else if (m & (PL_EW_V | PL_EW_L)) gbuf[k] = (scale * w) * g;                    \
+                if (m & PL_EW_H) ho[k] = (scale * w) * h;                                       \
             }                                                                                   \
-        }                                                                                       \
-        for (int j = 0; i < n; i++, j++) {                                                      \
-            T l, g, h;                                                                          \
-            PL_NAME(NAME##_point)(pred[i], target[i], wa ? aux[i] : (T)0, p0, p1, &l, &g, &h); \
-            T w = ww ? weight[i] : (T)1;                                                        \
-            if (m & PL_EW_V) acc[j] += (double)(w * l);                                         \
-            if (m & PL_EW_L) loss[i] = w * l;                                                   \
-            if (m & PL_EW_G) grad[i] = (scale * w) * g;                                         \
-            if (m & PL_EW_H) hess[i] = (scale * w) * h;                                         \
+            /* the gradient is computed (into gbuf, kept alive by the asm) even when only  \
+             * the value is asked for: the loss then comes from the very same instructions \
+             * in every mode, so value() is bit-identical to value_and_grad()'s value even  \
+             * though FMA contraction (-ffp-contract=fast) is free to fuse differently in   \
+             * code that differs */                                                         \
+            if (!(m & PL_EW_G)) __asm__ volatile("" : : "r"(gbuf) : "memory");                  \
+            if (m & PL_EW_V) {                                                                  \
+                int64_t k = 0;                                                                  \
+                for (; k + PL_LANES <= cn; k += PL_LANES)                                       \
+                    for (int j = 0; j < PL_LANES; j++) acc[j] += (double)lbuf[k + j];           \
+                for (int j = 0; k < cn; k++, j++) acc[j] += (double)lbuf[k];                    \
+            }                                                                                   \
         }                                                                                       \
         return pl_lanes_sum(acc);                                                               \
     }                                                                                           \

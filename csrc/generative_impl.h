@@ -84,11 +84,11 @@ PL_INLINE double PL_NAME(vae_blk)(int64_t r0, int64_t r1, int64_t nf, int64_t nl
             T rj = r[J], xj = x[J];                                                             \
             if (bce) {                                                                          \
                 T e = PL_EXP(-PL_FABS(rj));                                                     \
-                T sp = (rj > 0 ? rj : (T)0) + PL_LOG1P_POS(e);                                  \
+                T inv = (T)1 / ((T)1 + e);                                                      \
+                T sp = (rj > 0 ? rj : (T)0) + PL_LOG1P_UNIT(e, inv);                            \
                 q[K] += (double)sp - (double)rj * (double)xj;                                   \
                 if (grad) {                                                                     \
-                    T ope = (T)1 + e;                                                           \
-                    T sig = rj >= 0 ? (T)1 / ope : e / ope;                                     \
+                    T sig = rj >= 0 ? inv : e * inv;                                            \
                     g[J] = sc * (sig - xj);                                                     \
                 }                                                                               \
             } else {                                                                            \
@@ -146,22 +146,39 @@ PL_CLONES double PL_NAME(pl_vae)(int64_t n, int64_t nf, int64_t nl, const T *rec
 }
 
 /* kl_div, torch F.kl_div pointwise: xlogy(t, t) - t x (0 at t = 0), or with
- * log_target (p0 != 0) exp(t) (t - x).  Linear in x: Hessian 0. */
-PL_INLINE void PL_NAME(kl_div_point)(T x, T t, T a, T log_target, T p1, T *l, T *g, T *h)
+ * log_target (p0 != 0) exp(t) (t - x).  Linear in x: Hessian 0.  One kernel
+ * per form, picked once per call, so neither loop computes the other's exp or
+ * log (a select between them would evaluate both). */
+PL_INLINE void PL_NAME(kl_div_prob_point)(T x, T t, T a, T p0, T p1, T *l, T *g, T *h)
 {
-    (void)a; (void)p1;
-    if (log_target != 0) {
-        T et = PL_EXP(t);
-        *l = et * (t - x);
-        *g = -et;
-    } else {
-        T xlogy = t == 0 ? (T)0 : t * PL_LOG(t);
-        *l = xlogy - t * x;
-        *g = -t;
-    }
+    (void)a; (void)p0; (void)p1;
+    T xlogy = t == 0 ? (T)0 : t * PL_LOG(t);
+    *l = xlogy - t * x;
+    *g = -t;
     *h = (T)0;
 }
-PL_EW_KERNEL(kl_div)
+PL_EW_KERNEL(kl_div_prob)
+
+PL_INLINE void PL_NAME(kl_div_logt_point)(T x, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    T et = PL_EXP(t);
+    *l = et * (t - x);
+    *g = -et;
+    *h = (T)0;
+}
+PL_EW_KERNEL(kl_div_logt)
+
+double PL_NAME(pl_kl_div)(int64_t n, const T *pred, const T *target, const T *weight,
+                          const T *aux, double p0, double p1, double scale, T *loss, T *grad,
+                          T *hess, int nthreads)
+{
+    if (p0 != 0)
+        return PL_NAME(pl_kl_div_logt)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
+                                       hess, nthreads);
+    return PL_NAME(pl_kl_div_prob)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                                   nthreads);
+}
 
 /* GAN terms as functions of one logit x (the target argument is unused).
  * bce: softplus(-x) (real) and softplus(x) (fake) from e = exp(-|x|), with
@@ -170,10 +187,10 @@ PL_INLINE void PL_NAME(gan_real_bce_point)(T x, T t, T a, T p0, T p1, T *l, T *g
 {
     (void)t; (void)a; (void)p0; (void)p1;
     T e = PL_EXP(-PL_FABS(x));
-    T ope = (T)1 + e;
-    T s_pos = x >= 0 ? (T)1 / ope : e / ope;   /* sigmoid(x) */
-    T s_neg = x >= 0 ? e / ope : (T)1 / ope;   /* sigmoid(-x) */
-    *l = (x < 0 ? -x : (T)0) + PL_LOG1P_POS(e);
+    T inv = (T)1 / ((T)1 + e);
+    T s_pos = x >= 0 ? inv : e * inv;   /* sigmoid(x) */
+    T s_neg = x >= 0 ? e * inv : inv;   /* sigmoid(-x) */
+    *l = (x < 0 ? -x : (T)0) + PL_LOG1P_UNIT(e, inv);
     *g = -s_neg;
     *h = s_pos * s_neg;
 }
@@ -183,10 +200,10 @@ PL_INLINE void PL_NAME(gan_fake_bce_point)(T x, T t, T a, T p0, T p1, T *l, T *g
 {
     (void)t; (void)a; (void)p0; (void)p1;
     T e = PL_EXP(-PL_FABS(x));
-    T ope = (T)1 + e;
-    T s_pos = x >= 0 ? (T)1 / ope : e / ope;
-    T s_neg = x >= 0 ? e / ope : (T)1 / ope;
-    *l = (x > 0 ? x : (T)0) + PL_LOG1P_POS(e);
+    T inv = (T)1 / ((T)1 + e);
+    T s_pos = x >= 0 ? inv : e * inv;
+    T s_neg = x >= 0 ? e * inv : inv;
+    *l = (x > 0 ? x : (T)0) + PL_LOG1P_UNIT(e, inv);
     *g = s_pos;
     *h = s_pos * s_neg;
 }

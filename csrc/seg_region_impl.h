@@ -153,8 +153,8 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restri
         pc[j] = x >= 0 ? inv : e * inv;
         if (bce) {
             T tv = lab ? (lf[j] == cf ? (T)1 : (T)0) : tc[j];
-            /* log1p(e) as in pl_log1p_pos, reusing 1/(1+e) for the correction */
-            T lp = v == (T)1 ? e : PL_LOG(v) - ((v - (T)1) - e) * inv;
+            /* log1p(e), reusing 1/(1+e) for the correction */
+            T lp = PL_LOG1P_UNIT(e, inv);
             bc[j] = (x > 0 ? x : (T)0) - x * tv + lp;
         }
     }
