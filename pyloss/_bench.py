@@ -9,7 +9,10 @@ alike.  Each sample times a batch of calls sized to last ``--sample-ms``; the
 table shows the median per-call time, the min-max of the samples, the speed-up
 against NumPy and against the fastest peer, and how far the time is from the
 memory floor (bytes a fused kernel must move / bandwidth measured in the same
-run).
+run) and, for the losses that need exp or log, from the exp/log compute floor
+(the exps and logs the loss needs per element, each at the per-element cost
+of NumPy's vectorised ``np.exp`` / ``np.log`` on cache-resident data, measured
+in the same run, divided by the thread count).
 
 Peers (each optional, imported only when present): PyTorch CPU (forward, and
 forward+backward), JAX (``jit(f)``, ``jit(value_and_grad(f))``) and
@@ -192,6 +195,60 @@ def measure_bandwidth(nbytes=1 << 27, repeat=7):
             best_c = min(best_c, time.perf_counter() - t)
     return {"read": src.nbytes / best_r, "copy": 2 * src.nbytes / best_c,
             "nbytes": src.nbytes, "threads": _numba_threads()}
+
+
+def measure_explog(dtype, n=16384, repeat=7, number=200):
+    """Seconds per element of NumPy's vectorised exp and log (``out=``, data in
+    L1/L2, one thread): the compute floor's unit cost.  NumPy dispatches these
+    to its SIMD (AVX2/AVX-512) implementations, the fastest exp/log a user has
+    at hand without a framework."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-4.0, 4.0, n).astype(dtype)
+    y = np.empty_like(x)
+    z = np.abs(x) + dtype.type(0.1)
+    out = {}
+    for key, f, a in (("exp", np.exp, x), ("log", np.log, z)):
+        f(a, out=y)
+        best = math.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                f(a, out=y)
+            best = min(best, (time.perf_counter() - t0) / number)
+        out[key] = best / n
+    return out
+
+
+def explog_counts(name, arrays, opts):
+    """(exps, logs) a fused implementation of `name` must evaluate on these
+    inputs: one per element where the loss needs it (softmax/sigmoid exps,
+    softplus/log1p logs), per-row ones (a softmax row's log) left out.  (0, 0)
+    for the losses whose floor is memory alone."""
+    size = [int(np.asarray(a).size) for a in arrays]
+    gamma = opts.get("gamma", 2.0)
+    general = gamma not in (0, 0.0, 1, 1.0, 2, 2.0)
+    if name in ("log_cosh", "binary_cross_entropy_with_logits", "gan_generator", "dice_bce"):
+        return size[0], size[0]
+    if name == "sigmoid_focal":
+        return (2 * size[0], 2 * size[0]) if general else (size[0], size[0])
+    if name == "binary_cross_entropy":
+        return 0, 2 * size[0]
+    if name in ("cross_entropy", "softmax_focal"):
+        return size[0], 0
+    if name == "kl_div":
+        return (size[1], 0) if opts.get("log_target") else (0, size[1])
+    if name == "kl_gaussian":
+        return size[1], 0
+    if name == "vae":
+        bce = str(opts.get("recon_loss", "bce_logits")).startswith("bce")
+        return (size[0] if bce else 0) + size[3], (size[0] if bce else 0)
+    if name == "gan_discriminator":
+        return size[0] + size[1], size[0] + size[1]
+    if name in ("dice", "iou"):
+        return (size[0], 0) if opts.get("from_logits") else (0, 0)
+    if name == "focal_smooth_l1":
+        return (2 if general else 1) * size[0], (2 if general else 1) * size[0]
+    return 0, 0
 
 
 def _numba_threads():
@@ -908,8 +965,9 @@ def run(args):
         except ImportError:
             raise SystemExit("pyloss bench: --plot needs matplotlib (pip install \"pyloss[plot]\")")
 
-    sys.stderr.write("pyloss bench: measuring memory bandwidth...\n")
+    sys.stderr.write("pyloss bench: measuring memory bandwidth and exp/log cost...\n")
     bw0 = measure_bandwidth()
+    el0 = measure_explog(dtype)
     results = []
     prog = _Progress(len(names) * len(sizes) * len(ops))
     rng = np.random.default_rng(args.seed)
@@ -936,6 +994,7 @@ def run(args):
                 impls += peers
                 _time_group(impls, repeat, sample_s, settle_s)
                 rin = _in_bytes(arrays)
+                n_exp, n_log = explog_counts(name, arrays, opts)
                 rout = _diff_bytes(loss, arrays) if op == "vg" else 0
                 for i in impls:
                     s = sorted(i.samples)
@@ -945,18 +1004,25 @@ def run(args):
                         "median": float(np.median(s)) if s else None,
                         "min": s[0] if s else None, "max": s[-1] if s else None,
                         "samples": s, "number": i.number,
-                        "bytes_in": rin, "bytes_out": rout})
+                        "bytes_in": rin, "bytes_out": rout, "n_exp": n_exp, "n_log": n_log})
                 prog.step(f"{name} n={_fmt_n(n)} {op}")
     prog.close()
     bw1 = measure_bandwidth()
     bw = {"read": max(bw0["read"], bw1["read"]), "copy": max(bw0["copy"], bw1["copy"]),
           "threads": bw0["threads"], "nbytes": bw0["nbytes"]}
+    el1 = measure_explog(dtype)
+    explog = {k: min(el0[k], el1[k]) for k in el0}
     for r in results:
         # The floor: the inputs read once at read bandwidth, the gradient
         # written once (read+write counted as by the copy bandwidth).
         r["floor"] = r["bytes_in"] / bw["read"] + (r["bytes_out"] / (bw["copy"] / 2)
                                                    if r["bytes_out"] else 0.0)
+        # The exp/log compute floor: NumPy's SIMD cost per exp and per log,
+        # spread over the run's threads (None where the loss needs neither).
+        r["floor_explog"] = ((r["n_exp"] * explog["exp"] + r["n_log"] * explog["log"])
+                             / max(1, threads)) if r["n_exp"] or r["n_log"] else None
     header = _header(pl, threads, dtype, repeat, sample_s, bw)
+    header["explog_s_per_element"] = explog
     text = _render(header, results)
     sys.stdout.write(text)
     if args.compare:
@@ -1017,26 +1083,36 @@ def _render(h, results):
         f"timing: median of {h['repeat']} interleaved samples of ~{h['sample_s'] * 1e3:g} ms each; "
         "x-numpy/x-peer = speed-up (time of NumPy / of the fastest peer divided by this row's); "
         "/floor = time / (bytes a fused kernel must move / bandwidth), shown from 1e6 elements",
-        "",
     ]
-    cols = ("impl", "median", "min - max", "x-numpy", "x-peer", "/floor")
+    el = h.get("explog_s_per_element")
+    if el:
+        lines.append(
+            f"exp/log cost (same run, NumPy SIMD, cache-resident, 1 thread): exp "
+            f"{el['exp'] * 1e9:.3f} ns, log {el['log'] * 1e9:.3f} ns per element; /explog = time / "
+            f"(the loss's exps and logs at that cost / {h['threads']} threads), from 1e6 elements")
+    lines.append("")
+    cols = ("impl", "median", "min - max", "x-numpy", "x-peer", "/floor", "/explog")
     for (name, n, op), rows in _groups(results).items():
         nrow, best = _baselines(rows)
         opname = "value" if op == "value" else "value_and_grad"
         lines.append(f"## {name}  n={_fmt_n(n)} ({rows[0]['elements']} elements)  {opname}"
                      f"  floor {_fmt_time(rows[0]['floor'])}"
+                     + (f", exp/log floor {_fmt_time(rows[0]['floor_explog'])}"
+                        if rows[0].get("floor_explog") else "")
                      + (f"  fastest peer: {best['impl']}" if best else ""))
         table = [cols]
         for r in rows:
             if r["median"] is None:
-                table.append((r["impl"], "error", (r["error"] or "")[:40], "", "", ""))
+                table.append((r["impl"], "error", (r["error"] or "")[:40], "", "", "", ""))
                 continue
             m = r["median"]
             table.append((
                 r["impl"], _fmt_time(m), f"{_fmt_time(r['min'])} - {_fmt_time(r['max'])}",
                 f"{nrow['median'] / m:.2f}x" if nrow else "-",
                 f"{best['median'] / m:.2f}x" if best else "-",
-                f"{m / r['floor']:.2f}" if r["elements"] >= 10 ** 6 and r["floor"] else ""))
+                f"{m / r['floor']:.2f}" if r["elements"] >= 10 ** 6 and r["floor"] else "",
+                f"{m / r['floor_explog']:.2f}" if r["elements"] >= 10 ** 6
+                and r.get("floor_explog") else ""))
         widths = [max(len(str(row[c])) for row in table) for c in range(len(cols))]
         for k, row in enumerate(table):
             lines.append("  " + "  ".join(str(x).ljust(w) if c == 0 else str(x).rjust(w)
