@@ -6,7 +6,8 @@ fastest peer of the same run, per workload and op.
 ratio = median time of `pyloss auto` / median time of the fastest non-pyloss
 row (NumPy, pyloss's NumPy reference, PyTorch, JAX, scikit-learn) measured in
 the same run; /floor = pyloss time / the bytes a fused kernel must move at the
-run's measured bandwidth.
+run's measured bandwidth; /explog = pyloss time / the exps and logs the loss
+needs at NumPy's SIMD per-element cost (same run) spread over the threads.
 """
 import glob
 import json
@@ -37,18 +38,21 @@ def summarize(directory):
                 continue
             me, best = ours[0], min(peers, key=lambda r: r["median"])
             floor = me.get("floor")
+            fe = me.get("floor_explog")
             rows.append((os.path.basename(path)[:-5], loss, me["elements"], op, _ms(me["median"]),
                          f"{best['impl']} {_ms(best['median'])}",
                          f"{me['median'] / best['median']:.2f}x",
-                         f"{me['median'] / floor:.1f}" if floor else ""))
+                         f"{me['median'] / floor:.1f}" if floor else "",
+                         f"{me['median'] / fe:.1f}" if fe else ""))
     out = []
     if header:
         out.append(f"threads {header['threads']}, {header['dtype']}, load average {header.get('loadavg')}, "
                    f"{header.get('date')}; versions: "
                    + ", ".join(f"{k} {v}" for k, v in header["versions"].items()))
         out.append("")
-    out.append("| workload | loss | elements | op | pyloss | fastest peer (same run) | ratio | /floor |")
-    out.append("|---|---|---:|---|---:|---|---:|---:|")
+    out.append("| workload | loss | elements | op | pyloss | fastest peer (same run) | ratio | /floor "
+               "| /explog |")
+    out.append("|---|---|---:|---|---:|---|---:|---:|---:|")
     for r in rows:
         out.append("| " + " | ".join(str(x) for x in r) + " |")
     return "\n".join(out)
