@@ -276,19 +276,6 @@ PL_INLINE double pl_log1p_unit(double u, double inv)
     return v == 1.0 ? u : r;
 }
 
-/* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), finite for every x. */
-PL_INLINE float pl_softplusf(float x)
-{
-    float a = fabsf(x);
-    return (x > 0.0f ? x : 0.0f) + pl_log1pf_pos(pl_expf(-a));
-}
-
-PL_INLINE double pl_softplus(double x)
-{
-    double a = fabs(x);
-    return (x > 0.0 ? x : 0.0) + pl_log1p_pos(pl_exp(-a));
-}
-
 /* ------------------------------------------------------------------ */
 /* Type-generic names for the *_impl.h files                           */
 /* ------------------------------------------------------------------ */

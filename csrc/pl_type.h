@@ -10,8 +10,6 @@
 #define PL_LOG pl_log
 #define PL_LOG1P_POS pl_log1p_pos
 #define PL_LOG1P_UNIT pl_log1p_unit
-#define PL_LOG_NORM pl_log_norm
-#define PL_SOFTPLUS pl_softplus
 #define PL_FABS fabs
 #define PL_SQRT sqrt
 #define PL_POW pow
@@ -24,8 +22,6 @@
 #define PL_LOG pl_logf
 #define PL_LOG1P_POS pl_log1pf_pos
 #define PL_LOG1P_UNIT pl_log1pf_unit
-#define PL_LOG_NORM pl_logf_norm
-#define PL_SOFTPLUS pl_softplusf
 #define PL_FABS fabsf
 #define PL_SQRT sqrtf
 #define PL_POW powf

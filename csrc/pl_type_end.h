@@ -4,8 +4,6 @@
 #undef PL_LOG
 #undef PL_LOG1P_POS
 #undef PL_LOG1P_UNIT
-#undef PL_LOG_NORM
-#undef PL_SOFTPLUS
 #undef PL_FABS
 #undef PL_SQRT
 #undef PL_POW
