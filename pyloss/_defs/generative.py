@@ -376,14 +376,14 @@ def _gan_g_example(rng, n, dtype):
 _GAN_NOTES = """
     Kinds (``r`` real logits, ``f`` fake logits, ``softplus(x) = log(1 + e^x)``):
 
-    ============== ============================== =====================
-    kind           discriminator                  generator
-    ============== ============================== =====================
-    ``bce``        ``softplus(-r) + softplus(f)`` ``softplus(-f)`` (non-saturating)
-    ``hinge``      ``relu(1 - r) + relu(1 + f)``  ``-f``
-    ``wasserstein````f - r``                      ``-f``
-    ``lsgan``      ``(r - 1)²/2 + f²/2``          ``(f - 1)²/2``
-    ============== ============================== =====================
+    ================ ============================== =====================
+    kind             discriminator                  generator
+    ================ ============================== =====================
+    ``bce``          ``softplus(-r) + softplus(f)`` ``softplus(-f)`` (non-saturating)
+    ``hinge``        ``relu(1 - r) + relu(1 + f)``  ``-f``
+    ``wasserstein``  ``f - r``                      ``-f``
+    ``lsgan``        ``(r - 1)²/2 + f²/2``          ``(f - 1)²/2``
+    ================ ============================== =====================
 
     ``bce`` equals PyTorch ``binary_cross_entropy_with_logits`` against
     targets 1 (real) and 0 (fake).  Hinge terms have sub-gradient 0 exactly

@@ -8,14 +8,16 @@ C kernel ``pl_<name>_<f32|f64>`` (csrc/regression_impl.h), Numba kernel
 from .._dispatch import opt_float
 from .._loss import ElementwiseLoss
 
-_COMMON = """
+_PARAMS = """
     Parameters
     ----------
     pred : array_like, float16/32/64
         Predictions, any shape.
     target : array_like
         Targets of the same shape (integers are cast to the prediction dtype).
-    weight : array_like, optional
+"""
+
+_COMMON = """    weight : array_like, optional
         Per-element weights, broadcast to ``pred.shape``; negative allowed.
     reduction : {"mean", "sum", "none"}
         ``mean`` is ``sum(w*l) / sum(w)`` (``sum(l)/n`` without weights);
@@ -41,7 +43,7 @@ mse = ElementwiseLoss("mse", "regression", """Mean squared error, ``l = (pred - 
 
     Matches ``torch.nn.functional.mse_loss`` and
     ``sklearn.metrics.mean_squared_error``.  Gradient ``2r``, Hessian ``2``.
-""" + _COMMON + """
+""" + _PARAMS + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -54,7 +56,7 @@ mae = ElementwiseLoss("mae", "regression", """Mean absolute error, ``l = |pred -
     Matches ``torch.nn.functional.l1_loss``.  Gradient ``sign(r)`` with the
     sub-gradient 0 at ``r = 0``; Hessian exactly 0 everywhere (SPEC 3a: the
     core never invents curvature).
-""" + _COMMON + """
+""" + _PARAMS + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -75,8 +77,8 @@ huber = ElementwiseLoss("huber", "regression", """Huber loss with threshold ``de
     sign(r)`` outside (0 at ``r = 0``); Hessian 1 for ``|r| <= delta``, else 0.
     PyTorch's ``mean`` divides by the element count also when weighting
     outside the loss; here ``mean`` with weights is ``sum(w*l)/sum(w)``.
-
-    delta : float, > 0 (default 1.0)
+""" + _PARAMS + """    delta : float, > 0, default 1.0
+        Threshold between the quadratic and the linear part.
 """ + _COMMON + """
     Examples
     --------
@@ -96,8 +98,8 @@ smooth_l1 = ElementwiseLoss("smooth_l1", "regression", """Smooth L1 loss with th
     ``l = r**2 / (2 beta)`` if ``|r| < beta`` else ``|r| - beta/2``
     (``torch.nn.functional.smooth_l1_loss``); ``beta = 0`` is ``mae``.
     Hessian ``1/beta`` for ``|r| < beta``, else 0; gradient 0 at ``r = 0``.
-
-    beta : float, >= 0 (default 1.0)
+""" + _PARAMS + """    beta : float, >= 0, default 1.0
+        Threshold between the quadratic and the linear part (0: ``mae``).
 """ + _COMMON + """
     Examples
     --------
@@ -112,7 +114,7 @@ log_cosh = ElementwiseLoss("log_cosh", "regression", """Log-cosh loss, ``l = log
     ``|r| >= 1`` and as ``log1p(2 sinh(r/2)**2)`` below, which keeps full
     relative precision as ``r -> 0``.  Gradient ``tanh r``, Hessian
     ``1 / cosh(r)**2``.
-""" + _COMMON + """
+""" + _PARAMS + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -131,8 +133,8 @@ quantile = ElementwiseLoss("quantile", "regression", """Quantile (pinball) loss 
     With ``u = target - pred``: ``l = max(q u, (q - 1) u)``, as
     ``sklearn.metrics.mean_pinball_loss(alpha=q)``.  Gradient ``-q`` where
     ``u > 0``, ``1 - q`` where ``u < 0`` and 0 at ``u = 0``; Hessian 0.
-
-    q : float in (0, 1) (default 0.5; 0.5 is half the MAE)
+""" + _PARAMS + """    q : float in (0, 1), default 0.5
+        Quantile level (0.5 is half the MAE).
 """ + _COMMON + """
     Examples
     --------

@@ -223,20 +223,22 @@ def segmentation_example(rng, n, dtype, *, from_logits="softmax"):
 _COMMON = """
     Parameters
     ----------
-    pred : array_like, float16/32/64, shape (N, C, *spatial)
+    pred : array_like, float16/32/64, shape (N, C, ...)
         Probabilities, or logits when ``from_logits`` is set.  ``(N, C)`` is
         allowed (no spatial axes).
     target : array_like
         Either of ``pred``'s shape (one-hot or soft masks; integers are cast)
         or integer class labels of shape ``(N, *spatial)`` in ``[0, C)`` (one-hot
         implied; any other label is a ValueError naming value and position).
-    smooth : float, >= 0 (default 1.0)
+    smooth : float, >= 0, default 1.0
         Added to numerator and denominator (``s`` above).
-    from_logits : None, "sigmoid" or "softmax" (default None)
+    from_logits : {None, "sigmoid", "softmax"}, default None
         Apply the logistic sigmoid elementwise, or the softmax over axis 1,
         before the overlap; the gradient is then w.r.t. the logits, through
         the sigmoid/softmax Jacobian.
-    reduction : {"mean", "sum", "none"}
+"""
+
+_TAIL = """    reduction : {"mean", "sum", "none"}
         Over the batch: ``mean`` of the per-sample losses, their ``sum``, or
         ``"none"``: the per-sample losses, shape ``(N,)``.
     backend : {"auto", "c", "numba", "numpy"}
@@ -268,9 +270,9 @@ dice = _Dice("dice", "segmentation", ("pred", "target"),
     reduction="mean")`` per sample with ``include_background=True``, and of
     segmentation_models_pytorch's soft Dice with ``smooth=s`` summed
     per sample.
-""" + _COMMON + """
-    squared : bool (default False)
-
+""" + _COMMON + """    squared : bool, default False
+        Use ``sum(p**2) + sum(t**2)`` in the denominator (V-Net's form).
+""" + _TAIL + """
     Examples
     --------
     >>> import numpy as np, pyloss as pl
@@ -289,7 +291,7 @@ iou = _Iou("iou", "segmentation", ("pred", "target"), {"smooth": 1.0, "from_logi
 
     averaged over classes per sample (MONAI ``DiceLoss(jaccard=True)`` with
     ``smooth_nr = smooth_dr = s``).
-""" + _COMMON + """
+""" + _COMMON + _TAIL + """
     Examples
     --------
     >>> import numpy as np, pyloss as pl
