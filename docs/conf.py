@@ -5,18 +5,18 @@ Build:  pip install ".[docs]" && sphinx-build -W --keep-going -b html docs docs/
 The API pages of the losses (docs/api/) are generated from the registry at
 build time by the extension in docs/_ext/pyloss_api.py.
 """
+import importlib.util
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "_ext"))
-sys.path.insert(0, ROOT)   # the in-place build (python csrc/build.py) or the source tree
+if importlib.util.find_spec("pyloss") is None:
+    sys.path.insert(0, ROOT)   # not installed: the in-place build (python csrc/build.py)
 # The docs build draws pictures and runs the gallery on the C backend (or the
 # NumPy reference where C is not built): it never waits for Numba to JIT-compile.
 os.environ.setdefault("PYLOSS_DISABLE", "numba")
-
-import importlib.util  # noqa: E402
 
 import pyloss  # noqa: E402
 

@@ -3,9 +3,8 @@
     python docs/make_loss_table.py           # print the table
     python docs/make_loss_table.py --write   # replace it in README.md (between the markers)
 
-The table lists every name in ``pyloss.losses()`` with its family, inputs,
-options (defaults), whether it has a Hessian and the first line of its
-docstring; ``tests/test_readme_losses.py`` fails when README.md's table differs.
+The table lists every name in ``pyloss.losses()``, one row per family, with
+its options' defaults and whether it has a Hessian; ``tests/test_readme_losses.py`` fails when README.md's table differs.
 """
 import inspect
 import os
@@ -21,17 +20,18 @@ def _cell(text):
 
 
 def table():
+    """One row per family: each loss with its options' defaults; † marks a Hessian."""
     sys.path.insert(0, ROOT)
     import pyloss as pl
-    rows = ["| loss | family | inputs | options (defaults) | Hessian | what |",
-            "|---|---|---|---|---|---|"]
+    by_family = {}
     for name in pl.losses():
         loss = pl.get(name)
-        opts = ", ".join("`weight`" if k == "weight" and v is None else f"`{k}={v!r}`"
+        opts = ", ".join("weight" if k == "weight" and v is None else f"{k}={v!r}"
                          for k, v in loss.options.items())
-        summary = inspect.cleandoc(loss.__doc__ or "").split("\n")[0].rstrip(".")
-        rows.append(f"| `{name}` | {loss.family} | {', '.join(loss.inputs)} | {_cell(opts)} "
-                    f"| {'yes' if loss.has_hessian else '—'} | {_cell(summary)} |")
+        cell = f"`{name}`" + (f" ({opts})" if opts else "") + ("†" if loss.has_hessian else "")
+        by_family.setdefault(loss.family, []).append(cell)
+    rows = ["| family | losses (options with defaults; † has a Hessian) |", "|---|---|"]
+    rows += [f"| {fam} | {_cell(', '.join(cells))} |" for fam, cells in by_family.items()]
     return "\n".join(rows)
 
 

@@ -25,8 +25,7 @@ def _readme_rows():
 
 
 def test_readme_table_lists_exactly_the_registered_losses():
-    names = [m.group(1) for line in _readme_rows()[2:]
-             for m in [re.match(r"\| `([A-Za-z0-9_]+)` \|", line)] if m]
+    names = [n for line in _readme_rows()[2:] for n in re.findall(r"`([A-Za-z0-9_]+)`", line)]
     registered = list(pl.losses())
     missing = [n for n in registered if n not in names]
     extra = [n for n in names if n not in registered]
