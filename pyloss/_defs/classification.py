@@ -323,6 +323,7 @@ _SF_DOC = """Softmax focal loss, ``-alpha_t (1 - p_t)^gamma log p_t``, ``p = sof
     gamma : float >= 0, default 2
         Focusing parameter; any real ``gamma >= 0`` (``gamma = 2`` is a multiply).
     ignore_index : int, default -100
+        Class-index targets equal to it contribute nothing.
     reduction : {"mean", "sum", "none"}
         ``mean`` divides by the number of non-ignored targets (``nan`` when
         every target is ignored, with a zero gradient); ``none`` has the
@@ -471,7 +472,10 @@ sigmoid_focal = ElementwiseLoss(
     target : array_like
         Same shape, in ``[0, 1]`` (soft targets allowed).
     alpha : float, default 0.25
+        Weight of the positive class (``1 - alpha`` of the negative);
+        ``alpha < 0`` disables it.
     gamma : float >= 0, default 2
+        Focusing parameter: the loss is scaled by ``(1 - p_t)**gamma``.
 """ + _EW_COMMON + """
     Examples
     --------

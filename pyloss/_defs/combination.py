@@ -65,6 +65,7 @@ dice_bce = _DiceBce("dice_bce", "combination", ("logits", "target"),
     dice_weight, bce_weight : float (default 1.0)
         Multipliers of the two terms (any real number).
     smooth : float, >= 0 (default 1.0)
+        Added to the Dice numerator and denominator.
     reduction : {"mean", "sum", "none"}
     backend : {"auto", "c", "numba", "numpy"}
     out : ndarray, optional (``grad``, ``value_and_grad``)

@@ -74,9 +74,13 @@ triplet = _Triplet("triplet", "embedding", ("anchor", "positive", "negative"),
     anchor, positive, negative : array_like, float16/32/64, shape ``(..., D)``
         Embeddings; rows are samples (1-D ``(D,)`` is one sample, as in torch).
     margin : float, > 0 (default 1.0)
+        Required gap between the positive and the negative distance.
     p : float, > 0 and finite (default 2.0); p = 1 and p = 2 have fast paths.
+        Order of the norm.
     eps : float (default 1e-6)
+        Added to each difference before the norm, as PyTorch.
     swap : bool (default False)
+        Use ``min(d(a, n), d(p, n))`` as the negative distance (distance swap).
     reduction : {"mean", "sum", "none"}
         ``mean`` averages over samples; ``none`` gives the leading shape.
     backend : {"auto", "c", "numba", "numpy"}
@@ -158,6 +162,7 @@ contrastive = _Contrastive("contrastive", "embedding", ("x1", "x2", "similar"), 
     x1, x2 : array_like, float16/32/64, shape ``(..., D)``
     similar : array_like, shape ``(...)`` (broadcast), bool/int/float
     margin : float, >= 0 (default 1.0)
+        Dissimilar pairs are pushed at least this far apart.
     reduction : {"mean", "sum", "none"}
         ``mean`` averages over pairs; ``none`` gives the leading shape.
     backend : {"auto", "c", "numba", "numpy"}

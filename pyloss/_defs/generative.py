@@ -165,6 +165,7 @@ kl_div = _KLDiv("kl_div", "generative", """Pointwise KL divergence, PyTorch ``F.
     p : array_like, same shape
         Target probabilities (log-probabilities if ``log_target``).
     log_target : bool (default False)
+        Whether ``p`` is given as log-probabilities.
     reduction : {"mean", "sum", "none", "batchmean"}
         ``mean`` divides by the element count (PyTorch's ``"mean"``, which
         is not the KL divergence); ``batchmean`` by ``log_q.shape[0]`` (the
@@ -251,6 +252,7 @@ vae = _VAE("vae", "generative", ("recon", "x", "mu", "logvar"), ("recon", "mu", 
     mu, logvar : array_like, float, shape ``(N, ...)``
         Encoder outputs.
     recon_loss : {"mse", "bce_logits"} (default "mse")
+        Reconstruction term: squared error, or BCE on logits against ``x`` in [0, 1].
     beta : float >= 0 (default 1.0)
         Weight of the KL term (beta-VAE); a negative or NaN beta is a ValueError.
     reduction : {"mean", "sum", "none"}; ``none`` gives ``(N,)``.
@@ -402,6 +404,7 @@ gan_discriminator = _GAN("gan_discriminator", ("real_logits", "fake_logits"),
     real_logits, fake_logits : array_like, float16/32/64, any shapes
         The two batches may differ in size.
     kind : {"bce", "hinge", "wasserstein", "lsgan"} (default "bce")
+        Which GAN objective (table above).
     reduction : {"mean", "sum", "none"}
         ``mean`` is ``mean(real terms) + mean(fake terms)``; ``sum`` is
         ``Σ real terms + Σ fake terms``; ``none`` requires equal shapes and
@@ -434,6 +437,7 @@ gan_generator = _GAN("gan_generator", ("fake_logits",),
     ----------
     fake_logits : array_like, float16/32/64, any shape
     kind : {"bce", "hinge", "wasserstein", "lsgan"} (default "bce")
+        Which GAN objective (table above).
     reduction : {"mean", "sum", "none"}; ``none`` keeps the shape.
     backend : {"auto", "c", "numba", "numpy"}
     out : ndarray, optional
