@@ -8,16 +8,14 @@ C kernel ``pl_<name>_<f32|f64>`` (csrc/regression_impl.h), Numba kernel
 from .._dispatch import opt_float
 from .._loss import ElementwiseLoss
 
-_PARAMS = """
+_COMMON = """
     Parameters
     ----------
     pred : array_like, float16/32/64
         Predictions, any shape.
     target : array_like
         Targets of the same shape (integers are cast to the prediction dtype).
-"""
-
-_COMMON = """    weight : array_like, optional
+    weight : array_like, optional
         Per-element weights, broadcast to ``pred.shape``; negative allowed.
     reduction : {"mean", "sum", "none"}
         ``mean`` is ``sum(w*l) / sum(w)`` (``sum(l)/n`` without weights);
@@ -35,6 +33,20 @@ _COMMON = """    weight : array_like, optional
 """
 
 
+# _COMMON without its head: for docstrings that list their own options
+# between the arrays and weight under "Parameters".
+_HEAD = """
+    Parameters
+    ----------
+    pred : array_like, float16/32/64
+        Predictions, any shape.
+    target : array_like
+        Targets of the same shape (integers are cast to the prediction dtype).
+"""
+assert _COMMON.startswith(_HEAD)
+_REST = _COMMON[len(_HEAD):]
+
+
 def _no_params(opts):
     return 0.0, 0.0, {}
 
@@ -43,7 +55,7 @@ mse = ElementwiseLoss("mse", "regression", """Mean squared error, ``l = (pred - 
 
     Matches ``torch.nn.functional.mse_loss`` and
     ``sklearn.metrics.mean_squared_error``.  Gradient ``2r``, Hessian ``2``.
-""" + _PARAMS + _COMMON + """
+""" + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -56,7 +68,7 @@ mae = ElementwiseLoss("mae", "regression", """Mean absolute error, ``l = |pred -
     Matches ``torch.nn.functional.l1_loss``.  Gradient ``sign(r)`` with the
     sub-gradient 0 at ``r = 0``; Hessian exactly 0 everywhere (SPEC 3a: the
     core never invents curvature).
-""" + _PARAMS + _COMMON + """
+""" + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -77,9 +89,9 @@ huber = ElementwiseLoss("huber", "regression", """Huber loss with threshold ``de
     sign(r)`` outside (0 at ``r = 0``); Hessian 1 for ``|r| <= delta``, else 0.
     PyTorch's ``mean`` divides by the element count also when weighting
     outside the loss; here ``mean`` with weights is ``sum(w*l)/sum(w)``.
-""" + _PARAMS + """    delta : float, > 0, default 1.0
+""" + _HEAD + """    delta : float, > 0 (default 1.0)
         Threshold between the quadratic and the linear part.
-""" + _COMMON + """
+""" + _REST + """
     Examples
     --------
     >>> import pyloss as pl
@@ -98,9 +110,9 @@ smooth_l1 = ElementwiseLoss("smooth_l1", "regression", """Smooth L1 loss with th
     ``l = r**2 / (2 beta)`` if ``|r| < beta`` else ``|r| - beta/2``
     (``torch.nn.functional.smooth_l1_loss``); ``beta = 0`` is ``mae``.
     Hessian ``1/beta`` for ``|r| < beta``, else 0; gradient 0 at ``r = 0``.
-""" + _PARAMS + """    beta : float, >= 0, default 1.0
+""" + _HEAD + """    beta : float, >= 0 (default 1.0)
         Threshold between the quadratic and the linear part (0: ``mae``).
-""" + _COMMON + """
+""" + _REST + """
     Examples
     --------
     >>> import pyloss as pl
@@ -114,7 +126,7 @@ log_cosh = ElementwiseLoss("log_cosh", "regression", """Log-cosh loss, ``l = log
     ``|r| >= 1`` and as ``log1p(2 sinh(r/2)**2)`` below, which keeps full
     relative precision as ``r -> 0``.  Gradient ``tanh r``, Hessian
     ``1 / cosh(r)**2``.
-""" + _PARAMS + _COMMON + """
+""" + _COMMON + """
     Examples
     --------
     >>> import pyloss as pl
@@ -133,9 +145,9 @@ quantile = ElementwiseLoss("quantile", "regression", """Quantile (pinball) loss 
     With ``u = target - pred``: ``l = max(q u, (q - 1) u)``, as
     ``sklearn.metrics.mean_pinball_loss(alpha=q)``.  Gradient ``-q`` where
     ``u > 0``, ``1 - q`` where ``u < 0`` and 0 at ``u = 0``; Hessian 0.
-""" + _PARAMS + """    q : float in (0, 1), default 0.5
-        Quantile level (0.5 is half the MAE).
-""" + _COMMON + """
+""" + _HEAD + """    q : float in (0, 1) (default 0.5)
+        Quantile level (0.5 gives half the MAE).
+""" + _REST + """
     Examples
     --------
     >>> import pyloss as pl
