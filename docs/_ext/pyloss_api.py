@@ -83,9 +83,13 @@ def _render_doc(loss):
     from numpydoc.docscrape_sphinx import SphinxDocString
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = str(SphinxDocString(inspect.cleandoc(loss.__doc__ or ""),
-                                   config={"use_plots": False, "show_class_members": False}))
-    return text
+        doc = SphinxDocString(inspect.cleandoc(loss.__doc__ or ""),
+                              config={"use_plots": False, "show_class_members": False})
+        # numpydoc writes a parameter's type as plain text: a shape such as
+        # "(N, C, *spatial)" would open an rst emphasis.  Escape the stars.
+        for section in ("Parameters", "Other Parameters", "Returns", "Yields", "Raises"):
+            doc[section] = [p._replace(type=p.type.replace("*", r"\*")) for p in doc[section]]
+        return str(doc)
 
 
 def _indent(text, n=3):

@@ -55,7 +55,7 @@ dice_bce = _DiceBce("dice_bce", "combination", ("logits", "target"),
 
     Parameters
     ----------
-    logits : array_like, float16/32/64, shape (N, C, ...)
+    logits : array_like, float16/32/64, shape (N, C, *spatial)
     target : array_like
         Masks of ``logits``' shape in [0, 1] (one-hot, multi-label or soft;
         integers are cast), or integer class labels of shape

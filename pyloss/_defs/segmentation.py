@@ -223,16 +223,16 @@ def segmentation_example(rng, n, dtype, *, from_logits="softmax"):
 _COMMON = """
     Parameters
     ----------
-    pred : array_like, float16/32/64, shape (N, C, ...)
+    pred : array_like, float16/32/64, shape (N, C, *spatial)
         Probabilities, or logits when ``from_logits`` is set.  ``(N, C)`` is
         allowed (no spatial axes).
     target : array_like
         Either of ``pred``'s shape (one-hot or soft masks; integers are cast)
         or integer class labels of shape ``(N, *spatial)`` in ``[0, C)`` (one-hot
         implied; any other label is a ValueError naming value and position).
-    smooth : float, >= 0, default 1.0
+    smooth : float, >= 0 (default 1.0)
         Added to numerator and denominator (``s`` above).
-    from_logits : {None, "sigmoid", "softmax"}, default None
+    from_logits : None, "sigmoid" or "softmax" (default None)
         Apply the logistic sigmoid elementwise, or the softmax over axis 1,
         before the overlap; the gradient is then w.r.t. the logits, through
         the sigmoid/softmax Jacobian.
@@ -270,7 +270,7 @@ dice = _Dice("dice", "segmentation", ("pred", "target"),
     reduction="mean")`` per sample with ``include_background=True``, and of
     segmentation_models_pytorch's soft Dice with ``smooth=s`` summed
     per sample.
-""" + _COMMON + """    squared : bool, default False
+""" + _COMMON + """    squared : bool (default False)
         Use ``sum(p**2) + sum(t**2)`` in the denominator (V-Net's form).
 """ + _TAIL + """
     Examples
