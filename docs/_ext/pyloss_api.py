@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 _FAMILY_TITLES = {
     "regression": "Regression", "classification": "Classification", "embedding": "Embedding",
     "generative": "Generative", "segmentation": "Segmentation", "combination": "Combinations",
+    "glm": "GLM and boosting", "metric": "Metric learning", "lovasz": "Lovász",
+    "boxes": "Bounding boxes",
 }
 
 _OPS_NOTE = (
