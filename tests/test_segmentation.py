@@ -1,6 +1,8 @@
-"""dice and iou: every backend x dtype x reduction x option set against the
-NumPy reference, finite-difference gradients, hypothesis over shapes and
-values, label vs one-hot targets, awkward layouts, errors, PyTorch."""
+"""dice, iou, tversky and generalized_dice: every backend x dtype x reduction
+x option set against the NumPy reference, finite-difference gradients,
+hypothesis over shapes, values and the region options (include_background,
+ignore_index, batch), label vs one-hot targets, awkward layouts, errors,
+PyTorch autograd and MONAI's DiceLoss / TverskyLoss / GeneralizedDiceLoss."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 import pyloss as pl
 from conftest import CASES
 
-LOSSES = ("dice", "iou")
+LOSSES = ("dice", "iou", "tversky", "generalized_dice")
 FAST = [b for b in pl.backends() if b != "numpy"]
 REDUCTIONS = ("mean", "sum", "none")
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
@@ -171,7 +173,10 @@ def test_zero_size(name, backend):
     assert loss.grad(x, t, backend=backend).shape == (0, 3, 4)
     # no classes: the mean over zero classes is nan; nothing to differentiate
     x = np.zeros((2, 0, 4))
-    assert np.all(np.isnan(loss(x, x, backend=backend, reduction="none")))
+    if name == "generalized_dice":   # one ratio over no classes: 1 - s/s
+        np.testing.assert_array_equal(loss(x, x, backend=backend, reduction="none"), [0.0, 0.0])
+    else:
+        assert np.all(np.isnan(loss(x, x, backend=backend, reduction="none")))
     assert loss.grad(x, x, backend=backend).shape == (2, 0, 4)
     with pytest.raises(ValueError, match=r"outside \[0, 0\)"):
         loss(x, np.zeros((2, 4), np.int64), backend=backend)
@@ -297,17 +302,52 @@ def test_errors(name):
 
 # ----------------------------------------------------------------- PyTorch
 
-def _torch_region(torch, x, t, name, smooth, act, squared=False):
+def _torch_region(torch, x, t, name, opts):
+    """The loss written out in PyTorch (autograd gives the gradient): SPEC 6.4
+    with one-hot t (N, C, *spatial) and an optional valid mask folded into t
+    by the caller (see _torch_loss)."""
+    o = dict(pl.get(name).options)
+    o.update(opts)
+    s, act = o["smooth"], o["from_logits"]
     p = x if act is None else (torch.sigmoid(x) if act == "sigmoid" else torch.softmax(x, 1))
-    dims = tuple(range(2, x.ndim))
+    valid = o.pop("_valid", None)
+    if valid is not None:
+        p = torch.where(valid, p, torch.zeros_like(p))
+    c0 = 0 if o["include_background"] else 1
+    p, t = p[:, c0:], t[:, c0:]
+    dims = (0,) * o["batch"] + tuple(range(2, x.ndim))
+    sq = o.get("squared", False)
     inter = (p * t).sum(dims)
-    ps = (p * p if squared else p).sum(dims)
-    ts = (t * t if squared else t).sum(dims)
+    ps = (p * p if sq else p).sum(dims)
+    ts = (t * t if sq else t).sum(dims)
     if name == "dice":
-        per = 1 - (2 * inter + smooth) / (ps + ts + smooth)
+        term = 1 - (2 * inter + s) / (ps + ts + s)
+    elif name == "iou":
+        term = 1 - (inter + s) / (ps + ts - inter + s)
+    elif name == "tversky":
+        fp, fn = (p * (1 - t)).sum(dims), ((1 - p) * t).sum(dims)
+        term = (1 - (inter + s) / (inter + o["alpha"] * fp + o["beta"] * fn + s)) ** o["gamma"]
     else:
-        per = 1 - (inter + smooth) / (ps + ts - inter + smooth)
-    return per.mean(1)
+        w = {"square": 1 / ts**2, "simple": 1 / ts, "uniform": torch.ones_like(ts)}[o["weight_type"]]
+        w = w.detach()
+        fin = torch.where(torch.isinf(w), torch.zeros_like(w), w)
+        w = torch.where(torch.isinf(w), fin.amax(1, keepdim=True), w)
+        return 1 - (2 * (w * inter).sum(1) + s) / ((w * (ps + ts)).sum(1) + s)
+    return term if o["batch"] else term.mean(1)
+
+
+def _torch_loss(torch, x, lab, name, opts):
+    C = x.shape[1]
+    ig = opts.get("ignore_index")
+    valid = None
+    if ig is not None:
+        valid = torch.tensor(lab != ig)[:, None]
+        lab = np.where(lab == ig, 0, lab)
+    t = torch.tensor(onehot(lab, C))
+    if valid is not None:
+        t = t * valid
+        opts = dict(opts, _valid=valid)
+    return _torch_region(torch, x, t, name, opts)
 
 
 @pytest.mark.torch
@@ -316,10 +356,8 @@ def _torch_region(torch, x, t, name, smooth, act, squared=False):
 def test_matches_torch_autograd(name, opts, reduction, rng):
     torch = pytest.importorskip("torch")
     x, lab = inputs(rng, (3, 6, 5), 4, opts.get("from_logits"))
-    t = onehot(lab, 4)
     xt = torch.tensor(x, requires_grad=True)
-    per = _torch_region(torch, xt, torch.tensor(t), name, opts.get("smooth", 1.0),
-                        opts.get("from_logits"), opts.get("squared", False))
+    per = _torch_loss(torch, xt, lab, name, opts)
     red = {"mean": per.mean(), "sum": per.sum(), "none": per.sum()}[reduction]
     red.backward()
     want = per.detach().numpy() if reduction == "none" else red.item()
