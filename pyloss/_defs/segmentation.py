@@ -428,9 +428,10 @@ dice = _Dice("dice", "segmentation", ("pred", "target"),
     0.150376
     >>> round(float(pl.dice(p, t, smooth=0.0, include_background=False)), 6)  # class 1 only
     0.157895
-    >>> float(pl.dice(p, np.array([[1, 255]]), smooth=0.0, ignore_index=255,
-    ...                include_background=False))   # class 1: no pixel left but 0.1
-    1.0
+    >>> t2 = np.array([[1, 255]])                   # pixel 2 ignored
+    >>> round(float(pl.dice(p, t2, smooth=0.0, ignore_index=255,
+    ...                     include_background=False)), 6)   # 1 - 2*0.1/(0.1 + 1)
+    0.818182
 """ + _REFS, "1.0"), segmentation_example)
 
 iou = _Iou("iou", "segmentation", ("pred", "target"),
@@ -444,8 +445,9 @@ iou = _Iou("iou", "segmentation", ("pred", "target"),
 
     averaged over the classes kept per sample.
 """, "", """
-    MONAI ``DiceLoss(jaccard=True, smooth_nr=s, smooth_dr=s)`` with the same
-    options; ``tversky(alpha=1, beta=1)`` is the same loss.
+    MONAI ``DiceLoss(jaccard=True, smooth_nr=2*s, smooth_dr=2*s)`` with the
+    same options (MONAI's Jaccard is ``1 - (2 I + s_nr) / (2 U + s_dr)``, so
+    its smoothing counts half); ``tversky(alpha=1, beta=1)`` is the same loss.
 """, """
     Examples
     --------
@@ -496,7 +498,7 @@ tversky = _Tversky("tversky", "segmentation", ("pred", "target"),
     >>> bool(np.isclose(pl.tversky(p, t, alpha=1.0, beta=1.0), pl.iou(p, t)))
     True
     >>> round(float(pl.tversky(p, t, alpha=0.3, beta=0.7, gamma=0.75, smooth=0.0)), 6)
-    0.217889
+    0.241311
 
     References
     ----------
