@@ -41,7 +41,8 @@ def check_labels(t, num_classes, name, ignore_index=None):
             pos = np.unravel_index(int(np.argmax(bad)), t64.shape)
             raise D.PylossValueError(
                 f"{name}: class label {int(t64[pos])} at position {tuple(int(i) for i in pos)} "
-                f"is outside [0, {num_classes})")
+                f"is outside [0, {num_classes})"
+                + ("" if ignore_index is None else f" and is not ignore_index={ignore_index}"))
     return t64
 
 
@@ -369,7 +370,8 @@ _OPTIONS = """
 """
 
 _BATCH_PER_CLASS = """True: one ratio per class with the sums taken over the whole
-        batch (MONAI ``batch=True``); the loss is the mean of those."""
+        batch (MONAI ``batch=True``); the loss is the mean of those (an
+        empty batch gives ``1 - s/s = 0`` per class)."""
 
 _NOTES = """
     ``grad`` is the gradient of the returned value (``1/N`` for ``mean``;
