@@ -1,4 +1,4 @@
-"""tversky and generalized_dice value_and_grad (softmax logits 8x4x256x256
+"""tversky and generalized_dice (and dice, for reference) value_and_grad (softmax logits 8x4x256x256
 float32, one-hot targets) against PyTorch forward+backward: MONAI's
 TverskyLoss / GeneralizedDiceLoss and the plain formula of `pyloss bench`
 (pyloss._bench._f_tversky / _f_generalized_dice), side by side in one run.
@@ -17,7 +17,7 @@ import torch
 import pyloss as pl
 from pyloss import _bench
 
-REPEAT = 15
+REPEAT = 31
 
 
 def main():
@@ -40,7 +40,8 @@ def main():
     except ImportError:
         ml = None
     rows = []
-    for name, opts in (("tversky", {"alpha": 0.3, "beta": 0.7}), ("generalized_dice", {})):
+    for name, opts in (("tversky", {"alpha": 0.3, "beta": 0.7}), ("generalized_dice", {}),
+                       ("dice", {})):
         loss = pl.get(name)
         (x, t), o = loss.example(np.random.default_rng(0), 8 * 4 * 256 * 256, np.dtype(np.float32))
         o.update(opts)
@@ -63,6 +64,8 @@ def main():
             if name == "tversky":
                 m = ml.TverskyLoss(softmax=True, alpha=full["alpha"], beta=full["beta"],
                                    smooth_nr=s, smooth_dr=s)
+            elif name == "dice":
+                m = ml.DiceLoss(softmax=True, smooth_nr=s, smooth_dr=s)
             else:
                 m = ml.GeneralizedDiceLoss(softmax=True, smooth_nr=s, smooth_dr=s)
             v_m, g_m = torch_vg(m)()
