@@ -493,13 +493,11 @@ def test_batch_is_one_sample_of_the_concatenation(backend, rng):
         for ib in (True, False):
             o = {"from_logits": "softmax", "include_background": ib}
             v = loss(x, lab, batch=True, reduction="none", backend=backend, **o)
-            per_class = [loss(xc[:, [0, c]] if False else xc, lc, backend=backend, **o)]
             want = loss(xc, lc, backend=backend, **o)
             np.testing.assert_allclose(np.mean(v), want, rtol=1e-12)
             np.testing.assert_allclose(loss(x, lab, batch=True, backend=backend, **o), want, rtol=1e-12)
             np.testing.assert_allclose(loss(x, lab, batch=True, reduction="sum", backend=backend, **o),
                                        np.sum(v), rtol=1e-12)
-            del per_class
             g = loss.grad(x, lab, batch=True, backend=backend, **o)
             gc = loss.grad(xc, lc, backend=backend, **o)
             np.testing.assert_allclose(np.concatenate(list(g), axis=-1)[None], gc, rtol=1e-10,
