@@ -9,7 +9,7 @@ PL_CLONES double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *
                                       T *grad, double *work, int nthreads)
 {
     PL_NAME(pl_seg_t) r = {n, c, s, 0, logits, target, labels, grad, PL_SEG_ACT_SIGMOID,
-                           PL_SEG_DICE, 1};
+                           PL_SEG_DICE, 1, PL_SEG_NO_OPTS};
     return PL_NAME(pl_seg_run)(&r, smooth, dice_weight, bce_weight, scale, loss, work, nthreads);
 }
 

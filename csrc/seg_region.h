@@ -20,6 +20,18 @@
 #define PL_SEG_DICE 0
 #define PL_SEG_DICE_SQ 1
 #define PL_SEG_IOU 2
+#define PL_SEG_TVERSKY 3
+#define PL_SEG_GDL 4
+
+/* generalized Dice weight types */
+#define PL_SEG_W_SQUARE 0
+#define PL_SEG_W_SIMPLE 1
+#define PL_SEG_W_UNIFORM 2
+
+/* flags of pl_region (segmentation.h) */
+#define PL_SEG_F_IGNORE 1   /* labels < 0 are ignored pixels */
+#define PL_SEG_F_NOBG 2     /* class 0 left out of the class mean */
+#define PL_SEG_F_BATCH 4    /* one ratio per class over the whole batch */
 
 /* Spatial positions per task: the softmax scratch (C+3)*SB values stays in
  * L1/L2 for small C; a multiple of 8 (the accumulator lanes). */
@@ -49,6 +61,17 @@ static inline int64_t pl_seg_window(int64_t c)
     return w < 16 ? 16 : w;
 }
 
+/* Generalized Dice weight of class sum Tt (before the infinite ones are
+ * replaced). */
+static inline double pl_seg_gdl_w(double Tt, int wtype)
+{
+    if (wtype == PL_SEG_W_UNIFORM) return 1.0;
+    return wtype == PL_SEG_W_SIMPLE ? 1.0 / Tt : 1.0 / (Tt * Tt);
+}
+
+/* The region options of pl_seg_t left at their defaults (dice_bce). */
+#define PL_SEG_NO_OPTS 0, 0, 0, 0, 0.0, 0.0, 0.0
+
 static inline int64_t pl_seg_nblocks(int64_t s, int64_t sb) { return (s + sb - 1) / sb; }
 
 /* Pairwise sum of x[0], x[stride], ..., always split at the same place. */
@@ -70,7 +93,8 @@ static inline int64_t pl_seg_work_size(int64_t n, int64_t c, int64_t s, int nthr
     int64_t cn = pl_seg_chunk(n, c, s);
     int64_t w = pl_seg_window(c);
     int64_t nt = nthreads < 1 ? 1 : nthreads;
-    return w * c * 4 + 2 * cn * c * 4 + nt * (c + 3) * sb + 8;
+    /* + c * 4: the batch sums of PL_SEG_F_BATCH */
+    return w * c * 4 + 2 * cn * c * 4 + nt * (c + 3) * sb + c * 4 + 8;
 }
 
 #ifdef _OPENMP

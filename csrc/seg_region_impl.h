@@ -23,6 +23,12 @@ typedef struct {
     const int64_t *lab;  /* labels (N, S) or NULL */
     T *grad;
     int act, kind, bce;
+    /* region options (zero for dice_bce and the plain dice/iou): ign, labels
+     * < 0 are ignored pixels; c0, the first class in the mean (1 without the
+     * background); batch, one ratio per class over the batch; wtype, the
+     * generalized Dice weight; alpha, beta, gamma of tversky. */
+    int ign, c0, batch, wtype;
+    double alpha, beta, gamma;
 } PL_NAME(pl_seg_t);
 
 /* p = sigmoid(v) and 1 - p, both without cancellation: e = exp(-|v|). */
@@ -98,7 +104,7 @@ PL_INLINE double PL_NAME(pl_seg_vsum)(const PL_NAME(pl_seg_vt) *v)
 PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
                                    const T *restrict tc, const T *restrict lf, T cf,
                                    int64_t len, const int sq, const int lab, const int soft,
-                                   double *out)
+                                   const int ign, double *out)
 {
     typedef PL_NAME(pl_seg_vt) VT;
     typedef PL_NAME(pl_seg_vi) VI;
@@ -119,6 +125,8 @@ PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
             PL_SEG_LD(lv, lf + i);
             VI msk = (VI)(lv == cfv);
             tv = (VT)(msk & (VI)one);
+            /* an ignored pixel (label < 0) leaves every sum: p -> +0 (a NaN too) */
+            if (ign) pv = (VT)((VI)pv & (VI)(lv >= zero));
         } else {
             PL_SEG_LD(tv, tc + i);
         }
@@ -129,6 +137,7 @@ PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
     for (int k = 0; i < len; i++, k++) {
         T pv = soft ? p[i] * rz[i] : p[i];
         T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        if (ign && lab && !(lf[i] >= 0)) pv = 0;
         aI[k] += pv * tv;
         aP[k] += sq ? pv * pv : pv;
         aT[k] += sq ? tv * tv : tv;
@@ -207,21 +216,26 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
         } else if (r->act == PL_SEG_ACT_NONE) {
             pc = xn + c * S;
         }
+        /* constant flags (soft, lab, sq, ign) specialise pl_seg_acc */
+#define PL_SEG_ACC(soft_, lab_, ign_)                                                   \
+    do {                                                                                \
+        if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, lab_, soft_, ign_, o);   \
+        else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, lab_, soft_, ign_, o);      \
+    } while (0)
         if (r->act == PL_SEG_ACT_SOFTMAX) {
             if (lab) {
-                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 1, o);
-                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 1, o);
+                if (r->ign) PL_SEG_ACC(1, 1, 1);
+                else PL_SEG_ACC(1, 1, 0);
             } else {
-                if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 1, o);
-                else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 1, o);
+                PL_SEG_ACC(1, 0, 0);
             }
         } else if (lab) {
-            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 1, 0, o);
-            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 1, 0, o);
+            if (r->ign) PL_SEG_ACC(0, 1, 1);
+            else PL_SEG_ACC(0, 1, 0);
         } else {
-            if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, 0, 0, o);
-            else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, 0, 0, o);
+            PL_SEG_ACC(0, 0, 0);
         }
+#undef PL_SEG_ACC
     }
 }
 
@@ -230,7 +244,7 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
  * itself (each element is read before it is written). */
 PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *restrict lf, T cf,
                                           int64_t len, const T *k, T *gc, const int act,
-                                          const int bce, const int lab)
+                                          const int bce, const int lab, const int ign)
 {
     const T A = k[0], B = k[1], G = k[2], K = k[3];
     for (int64_t i = 0; i < len; i++) {
@@ -240,9 +254,10 @@ PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *res
             PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
             T g = (A * tv + B + G * p) * (p * pm);
             if (bce) g += K * (p - tv);
-            gc[i] = g;
+            gc[i] = ign && !(lf[i] >= 0) ? (T)0 : g;
         } else {
-            gc[i] = A * tv + B + G * x;
+            T g = A * tv + B + G * x;
+            gc[i] = ign && !(lf[i] >= 0) ? (T)0 : g;
         }
     }
 }
@@ -290,7 +305,14 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
             const T cf = (T)c;
             const T *restrict pc = buf + c * SB;
             T *gc = gn + c * S;
-            if (lab) {
+            if (lab && r->ign) {
+                /* an ignored pixel gets a zero gradient (its p left every sum) */
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
+                    T g = pc[j] * ((A * tv + B + G * pc[j]) - dot[j]);
+                    gc[j] = lf[j] >= 0 ? g : (T)0;
+                }
+            } else if (lab) {
                 for (int64_t j = 0; j < len; j++) {
                     T tv = lf[j] == cf ? (T)1 : (T)0;
                     gc[j] = pc[j] * ((A * tv + B + G * pc[j]) - dot[j]);
@@ -311,25 +333,47 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
         T *gc = gn + c * S;
         if (r->act == PL_SEG_ACT_SIGMOID) {
             if (r->bce) {
-                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 1);
-                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 0);
+                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 1, 0);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 1, 0, 0);
             } else {
-                if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 1);
-                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 0);
+                if (lab && r->ign) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 1, 1);
+                else if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 1, 0);
+                else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 1, 0, 0, 0);
             }
         } else {
-            if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 1);
-            else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 0);
+            if (lab && r->ign) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 1, 1);
+            else if (lab) PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 1, 0);
+            else PL_NAME(pl_seg_grad_class)(xc, tc, lf, cf, len, k, gc, 0, 0, 0, 0);
         }
     }
 }
 
 /* Per-(n, c) value and gradient coefficients from the sums (I, P, Tt, Bce).
  * f multiplies the class term (dice_weight * scale / C). */
-static inline double PL_NAME(pl_seg_coef)(const double *sm, int kind, double smooth, double f,
-                                          T *k)
+static inline double PL_NAME(pl_seg_coef)(const double *sm, const PL_NAME(pl_seg_t) *rr,
+                                          double smooth, double f, T *k)
 {
+    const int kind = rr->kind;
     double I = sm[0], P = sm[1], Tt = sm[2];
+    if (kind == PL_SEG_TVERSKY) {
+        /* base = 1 - (I + s) / D, D = I + a (P - I) + b (Tt - I) + s;
+         * d base / dp = A' t + B' with A' = -1/D + num (1 - a - b) / D^2,
+         * B' = num a / D^2; the term is base^gamma (focal Tversky). */
+        const double a = rr->alpha, b = rr->beta, g = rr->gamma;
+        double D = I + a * (P - I) + b * (Tt - I) + smooth, num = I + smooth;
+        double r = num / (D * D);
+        double base = 1.0 - num / D, term = base, m = 1.0;
+        if (g != 1.0) {
+            term = pow(base, g);
+            /* d base^g = g base^(g-1); 0 at base = 0 (also for g < 1, where
+             * the one-sided derivative is infinite: the kink convention) */
+            m = base == 0.0 ? 0.0 : g * pow(base, g - 1.0);
+        }
+        k[0] = (T)(f * m * (-1.0 / D + r * (1.0 - a - b)));
+        k[1] = (T)(f * m * (r * a));
+        k[2] = 0;
+        return term;
+    }
     if (kind == PL_SEG_IOU) {
         double U = P + Tt - I + smooth, num = I + smooth;
         double r = num / (U * U);
@@ -344,6 +388,59 @@ static inline double PL_NAME(pl_seg_coef)(const double *sm, int kind, double smo
     k[1] = kind == PL_SEG_DICE_SQ ? (T)0 : (T)(f * r);
     k[2] = kind == PL_SEG_DICE_SQ ? (T)(f * 2.0 * r) : (T)0;
     return 1.0 - num / D;
+}
+
+/* Generalized Dice (MONAI GeneralizedDiceLoss) of one sample from its class
+ * sums: w_c from Tt_c, an infinite w_c replaced by the largest finite one
+ * (0 if none), ratio 1 - (2 sum w I + s) / (sum w (P + Tt) + s); the weights
+ * are constants for the gradient: d/dp_c = f (-2 w_c t / den + num w_c / den^2). */
+static inline double PL_NAME(pl_seg_gdl)(const double *sm, const PL_NAME(pl_seg_t) *rr,
+                                         double smooth, double f, T *k)
+{
+    const int64_t C = rr->C, c0 = rr->c0;
+    double wmax = 0.0;
+    int any = 0;
+    for (int64_t c = c0; c < C; c++) {
+        double w = pl_seg_gdl_w(sm[c * 4 + 2], rr->wtype);
+        if (isfinite(w) && (!any || w > wmax)) {
+            wmax = w;
+            any = 1;
+        }
+    }
+    double sI = 0.0, sD = 0.0;
+    for (int64_t c = c0; c < C; c++) {
+        double w = pl_seg_gdl_w(sm[c * 4 + 2], rr->wtype);
+        w = isinf(w) ? wmax : w;
+        sI += w * sm[c * 4];
+        sD += w * (sm[c * 4 + 1] + sm[c * 4 + 2]);
+    }
+    double num = 2.0 * sI + smooth, den = sD + smooth;
+    double r = num / (den * den);
+    for (int64_t c = 0; c < C; c++) {
+        double w = 0.0;
+        if (c >= c0) {
+            w = pl_seg_gdl_w(sm[c * 4 + 2], rr->wtype);
+            w = isinf(w) ? wmax : w;
+        }
+        k[c * 4] = (T)(f * (-2.0 * w / den));
+        k[c * 4 + 1] = (T)(f * (w * r));
+        k[c * 4 + 2] = 0;
+    }
+    return 1.0 - num / den;
+}
+
+/* One entry of the per-sample value (without dice_weight): the mean over
+ * the classes c0..C-1 of the class terms, or the generalized Dice ratio;
+ * fills the coefficients k (C x 4; 0 for the classes left out). */
+static inline double PL_NAME(pl_seg_value)(const double *sm, const PL_NAME(pl_seg_t) *rr,
+                                           double smooth, double f, T *k)
+{
+    const int64_t C = rr->C, c0 = rr->c0;
+    if (rr->kind == PL_SEG_GDL) return PL_NAME(pl_seg_gdl)(sm, rr, smooth, f, k);
+    double acc = 0.0;
+    for (int64_t c = 0; c < c0; c++) k[c * 4] = k[c * 4 + 1] = k[c * 4 + 2] = 0;
+    for (int64_t c = c0; c < C; c++) acc += PL_NAME(pl_seg_coef)(sm + c * 4, rr, smooth, f, k + c * 4);
+    return acc / (double)(C - c0);
 }
 
 /* Small spatial extent (S < PL_SEG_SMALL_S, e.g. pred (N, C)): one sample
@@ -373,10 +470,11 @@ static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_
     const T *x = r->x + n * C * S;
     const T *t = r->t ? r->t + n * C * S : NULL;
     const int64_t *lab = r->lab ? r->lab + n * S : NULL;
-    const int act = r->act, sq = r->kind == PL_SEG_DICE_SQ;
+    const int act = r->act, sq = r->kind == PL_SEG_DICE_SQ, ign = lab && r->ign;
     for (int64_t q = 0; q < C * 4; q++) sm[q] = 0.0;
     for (int64_t s = 0; s < S; s++) {
         T mx = 0, rz = 1;
+        if (ign && lab[s] < 0) continue;   /* leaves every sum */
         if (act == PL_SEG_ACT_SOFTMAX) {
             mx = x[s];
             for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
@@ -396,17 +494,18 @@ static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_
             }
         }
     }
-    double acc = 0.0, bsum = 0.0;
-    for (int64_t c = 0; c < C; c++) {
-        acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
-        bsum += sm[c * 4 + 3];
-    }
-    double val = dice_w * (acc / (double)C);
+    double val = dice_w * PL_NAME(pl_seg_value)(sm, r, smooth, f, k);
+    double bsum = 0.0;
+    for (int64_t c = 0; c < C; c++) bsum += sm[c * 4 + 3];
     if (r->bce) val += bce_w * (bsum / ((double)C * (double)S));
     if (!r->grad) return val;
     T *g = r->grad + n * C * S;
     for (int64_t s = 0; s < S; s++) {
         T mx = 0, rz = 1, dot = 0;
+        if (ign && lab[s] < 0) {
+            for (int64_t c = 0; c < C; c++) g[c * S + s] = 0;
+            continue;
+        }
         if (act == PL_SEG_ACT_SOFTMAX) {
             mx = x[s];
             for (int64_t c = 1; c < C; c++) mx = x[c * S + s] > mx ? x[c * S + s] : mx;
@@ -437,20 +536,56 @@ static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_
     return val;
 }
 
+/* Pass 1 over samples n0 .. n0+cn-1: sums (cn x C x 4) gets each sample's
+ * class sums, its tasks' partials summed pairwise and added in task order
+ * (a window of W tasks at a time). */
+PL_INLINE void PL_NAME(pl_seg_pass1_chunk)(const PL_NAME(pl_seg_t) *r, int64_t n0, int64_t cn,
+                                           int64_t nb, int64_t W, double *part, double *sums,
+                                           T *bufs, int par, int64_t nt)
+{
+    const int64_t C = r->C, SB = r->SB;
+    const int64_t ntask = cn * nb;
+    (void)par;
+    (void)nt;
+    for (int64_t i = 0; i < cn * C * 4; i++) sums[i] = 0.0;
+    for (int64_t w0 = 0; w0 < ntask; w0 += W) {
+        const int64_t wn = ntask - w0 < W ? ntask - w0 : W;
+        PL_SEG_OMP_FOR(par, nt)
+        for (int64_t i = 0; i < wn; i++) {
+            const int64_t task = w0 + i;
+            T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+            PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
+        }
+        /* each sample's tasks in this window, summed pairwise, added in order */
+        for (int64_t i = 0; i < wn;) {
+            const int64_t ln_ = (w0 + i) / nb;
+            int64_t e = i;
+            while (e < wn && (w0 + e) / nb == ln_) e++;
+            double *sm = sums + ln_ * C * 4;
+            for (int64_t q = 0; q < C * 4; q++)
+                sm[q] += pl_seg_pairwise_strided(part + i * C * 4 + q, e - i, C * 4);
+            i = e;
+        }
+    }
+}
+
 /* The driver.  Returns the sum over samples of the per-sample losses
- * dice_w * mean_c(term) + bce_w * mean(BCE of the sample); writes them to
- * loss (N,) when non-NULL and the gradient of scale * sum to grad when
- * non-NULL.  work: pl_seg_work_size(N, C, S, nthreads) doubles. */
+ * dice_w * mean_c(term) + bce_w * mean(BCE of the sample) (generalized
+ * Dice: the sample's ratio); writes them to loss (N,) when non-NULL and the
+ * gradient of scale * sum to grad when non-NULL.  With r->batch the entries
+ * are the classes c0..C-1 instead, each a ratio over the whole batch, and
+ * loss has C - c0 entries.  work: pl_seg_work_size(N, C, S, nthreads)
+ * doubles. */
 PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double dice_w,
                                      double bce_w, double scale, T *loss, double *work,
                                      int nthreads)
 {
     const int64_t N = r->N, C = r->C, S = r->S;
-    if (N <= 0) return 0.0;
     const int64_t SB = pl_seg_sb(C);
     r->SB = SB;
+    if (N <= 0 && !r->batch) return 0.0;
     const int64_t nb = pl_seg_nblocks(S, SB);
-    const int64_t CN = pl_seg_chunk(N, C, S);
+    const int64_t CN = pl_seg_chunk(N, C, S);   /* 0 when N = 0, as pl_seg_work_size */
     const int64_t W = pl_seg_window(C);
     const int64_t nt = nthreads < 1 ? 1 : nthreads;
     double *part = work;
@@ -458,12 +593,45 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     T *coef = (T *)(sums + CN * C * 4);
     T *bufs = (T *)(sums + 2 * CN * C * 4);
     const int par = pl_use_threads(N * C * S, nthreads);
-    (void)par;
-    (void)nt;
-    const double f = C > 0 ? dice_w * scale / (double)C : 0.0;
+    const int64_t CK = C - r->c0;
+    /* f multiplies each class term of the value: the class mean's 1/CK, not
+     * for the generalized Dice ratio or the per-class batch entries */
+    const double f = (r->batch || r->kind == PL_SEG_GDL) ? dice_w * scale
+                     : (CK > 0 ? dice_w * scale / (double)CK : 0.0);
     const double cs = (double)C * (double)S;
     const double kb = cs > 0 ? bce_w * scale / cs : 0.0;
     double total = 0.0;
+    if (r->batch) {
+        /* every sample's sums first, added in sample order; then one set of
+         * coefficients for the whole batch and the gradient pass */
+        double *bs = (double *)(void *)(bufs) + nt * (C + 3) * SB;
+        for (int64_t q = 0; q < C * 4; q++) bs[q] = 0.0;
+        for (int64_t n0 = 0; n0 < N; n0 += CN) {
+            const int64_t cn = N - n0 < CN ? N - n0 : CN;
+            PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, par, nt);
+            for (int64_t ln_ = 0; ln_ < cn; ln_++)
+                for (int64_t q = 0; q < C * 4; q++) bs[q] += sums[ln_ * C * 4 + q];
+        }
+        T *k = coef;
+        for (int64_t c = 0; c < C; c++) {
+            k[c * 4] = k[c * 4 + 1] = k[c * 4 + 2] = k[c * 4 + 3] = 0;
+            if (c < r->c0) continue;
+            double v = dice_w * PL_NAME(pl_seg_coef)(bs + c * 4, r, smooth, f, k + c * 4);
+            if (loss) loss[c - r->c0] = (T)v;
+            total += v;
+        }
+        if (r->grad && C > 0) {
+            for (int64_t n0 = 0; n0 < N; n0 += CN) {
+                const int64_t ntask = (N - n0 < CN ? N - n0 : CN) * nb;
+                PL_SEG_OMP_FOR(par, nt)
+                for (int64_t task = 0; task < ntask; task++) {
+                    T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
+                    PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, k);
+                }
+            }
+        }
+        return total;
+    }
     if (S < PL_SEG_SMALL_S && C > 0) {
         /* one sample per call; per-sample values land in sums (CN*C*4 >= CN)
          * and are added in sample order */
@@ -486,36 +654,16 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     for (int64_t n0 = 0; n0 < N; n0 += CN) {
         const int64_t cn = N - n0 < CN ? N - n0 : CN;
         const int64_t ntask = cn * nb;
-        for (int64_t i = 0; i < cn * C * 4; i++) sums[i] = 0.0;
-        for (int64_t w0 = 0; w0 < ntask; w0 += W) {
-            const int64_t wn = ntask - w0 < W ? ntask - w0 : W;
-            PL_SEG_OMP_FOR(par, nt)
-            for (int64_t i = 0; i < wn; i++) {
-                const int64_t task = w0 + i;
-                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
-                PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
-            }
-            /* each sample's tasks in this window, summed pairwise, added in order */
-            for (int64_t i = 0; i < wn;) {
-                const int64_t ln_ = (w0 + i) / nb;
-                int64_t e = i;
-                while (e < wn && (w0 + e) / nb == ln_) e++;
-                double *sm = sums + ln_ * C * 4;
-                for (int64_t q = 0; q < C * 4; q++)
-                    sm[q] += pl_seg_pairwise_strided(part + i * C * 4 + q, e - i, C * 4);
-                i = e;
-            }
-        }
+        PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, par, nt);
         for (int64_t ln_ = 0; ln_ < cn; ln_++) {
             double *sm = sums + ln_ * C * 4;
             T *k = coef + ln_ * C * 4;
-            double acc = 0.0, bsum = 0.0;
+            double v = dice_w * PL_NAME(pl_seg_value)(sm, r, smooth, f, k);
+            double bsum = 0.0;
             for (int64_t c = 0; c < C; c++) {
-                acc += PL_NAME(pl_seg_coef)(sm + c * 4, r->kind, smooth, f, k + c * 4);
                 k[c * 4 + 3] = (T)kb;
                 bsum += sm[c * 4 + 3];
             }
-            double v = dice_w * (acc / (double)C);
             if (r->bce) v += bce_w * (bsum / cs);
             if (loss) loss[n0 + ln_] = (T)v;
             total += v;

@@ -1,5 +1,6 @@
-/* segmentation_impl.h -- dice and iou, once per dtype (see pl_type.h and
- * seg_region_impl.h for the two-pass driver). */
+/* segmentation_impl.h -- dice, iou and the general region entry point
+ * (tversky, generalized_dice and the region options), once per dtype (see
+ * pl_type.h and seg_region_impl.h for the two-pass driver). */
 #include "seg_region_impl.h"
 
 PL_CLONES double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
@@ -8,7 +9,7 @@ PL_CLONES double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred
                                   int nthreads)
 {
     PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation,
-                           squared ? PL_SEG_DICE_SQ : PL_SEG_DICE, 0};
+                           squared ? PL_SEG_DICE_SQ : PL_SEG_DICE, 0, PL_SEG_NO_OPTS};
     return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
 }
 
@@ -16,6 +17,20 @@ PL_CLONES double PL_NAME(pl_iou)(int64_t n, int64_t c, int64_t s, const T *pred,
                                  const int64_t *labels, int activation, double smooth,
                                  double scale, T *loss, T *grad, double *work, int nthreads)
 {
-    PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation, PL_SEG_IOU, 0};
+    PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation, PL_SEG_IOU, 0,
+                           PL_SEG_NO_OPTS};
+    return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
+}
+
+PL_CLONES double PL_NAME(pl_region)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+                                    const int64_t *labels, int activation, int kind, int flags,
+                                    int wtype, double smooth, double alpha, double beta,
+                                    double gamma, double scale, T *loss, T *grad, double *work,
+                                    int nthreads)
+{
+    PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation, kind, 0,
+                           (flags & PL_SEG_F_IGNORE) && labels != NULL,
+                           (flags & PL_SEG_F_NOBG) ? 1 : 0, (flags & PL_SEG_F_BATCH) ? 1 : 0,
+                           wtype, alpha, beta, gamma};
     return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
 }

@@ -244,7 +244,7 @@ def explog_counts(name, arrays, opts):
         return (size[0] if bce else 0) + size[3], (size[0] if bce else 0)
     if name == "gan_discriminator":
         return size[0] + size[1], size[0] + size[1]
-    if name in ("dice", "iou"):
+    if name in ("dice", "iou", "tversky", "generalized_dice"):
         return (size[0], 0) if opts.get("from_logits") else (0, 0)
     if name == "focal_smooth_l1":
         return (2 if general else 1) * size[0], (2 if general else 1) * size[0]
@@ -444,10 +444,10 @@ _ACTIVATIONS = {None: lambda ns, x: x, "sigmoid": lambda ns, x: ns.sigmoid(x),
                 "softmax": lambda ns, x: ns.softmax(x, 1)}
 
 
-def _region_sums(ns, p, t, squared=False):
+def _region_sums(ns, p, t, squared=False, batch=False):
     """Per (sample, class) sums over the spatial axes: sum(p t), sum(p), sum(t)
-    (sum(p^2), sum(t^2) when squared)."""
-    axes = tuple(range(2, p.ndim))
+    (sum(p^2), sum(t^2) when squared); per class over the batch too when batch."""
+    axes = ((0,) if batch else ()) + tuple(range(2, p.ndim))
     if squared:
         p2, t2 = p * p, t * t
     else:
@@ -455,8 +455,8 @@ def _region_sums(ns, p, t, squared=False):
     return ns.sum(p * t, axes), ns.sum(p2, axes), ns.sum(t2, axes)
 
 
-def _dice_nc(ns, p, t, smooth, squared=False):
-    inter, sp, st = _region_sums(ns, p, t, squared)
+def _dice_nc(ns, p, t, smooth, squared=False, batch=False):
+    inter, sp, st = _region_sums(ns, p, t, squared, batch)
     return 1 - (2 * inter + smooth) / (sp + st + smooth)
 
 
@@ -587,17 +587,55 @@ def _f_gan_generator(ns, o):
     return lambda f: ns.mean(term(f))
 
 
-def _f_dice(ns, o):
+def _region_pt(ns, o):
+    """x, t -> (p, t): the activation, then class 0 dropped without the
+    background (SPEC 6.4; the softmax spans every class)."""
     act = _ACTIVATIONS[o["from_logits"]]
-    return lambda x, t: ns.mean(_dice_nc(ns, act(ns, x), t, o["smooth"], o["squared"]))
+    c0 = 0 if o.get("include_background", True) else 1
+    return lambda x, t: (act(ns, x)[:, c0:], t[:, c0:])
+
+
+def _f_dice(ns, o):
+    pt, batch = _region_pt(ns, o), o.get("batch", False)
+    return lambda x, t: ns.mean(_dice_nc(ns, *pt(x, t), o["smooth"], o["squared"], batch))
 
 
 def _f_iou(ns, o):
-    act, s = _ACTIVATIONS[o["from_logits"]], o["smooth"]
+    pt, s, batch = _region_pt(ns, o), o["smooth"], o.get("batch", False)
 
     def f(x, t):
-        inter, sp, st = _region_sums(ns, act(ns, x), t)
+        inter, sp, st = _region_sums(ns, *pt(x, t), batch=batch)
         return ns.mean(1 - (inter + s) / (sp + st - inter + s))
+    return f
+
+
+def _f_tversky(ns, o):
+    pt, s, batch = _region_pt(ns, o), o["smooth"], o.get("batch", False)
+    a, b, g = o["alpha"], o["beta"], o["gamma"]
+
+    def f(x, t):
+        inter, sp, st = _region_sums(ns, *pt(x, t), batch=batch)
+        base = 1 - (inter + s) / (inter + a * (sp - inter) + b * (st - inter) + s)
+        return ns.mean(base if g == 1 else base ** g)
+    return f
+
+
+def _f_generalized_dice(ns, o):
+    pt, s, wt = _region_pt(ns, o), o["smooth"], o["weight_type"]
+
+    def f(x, t):
+        p, t = pt(x, t)
+        inter, sp, st = _region_sums(ns, p, t)
+        if wt == "uniform":
+            w = st * 0 + 1
+        else:
+            # 1/T^2 (1/T); a class absent from the sample (T = 0, infinite
+            # weight) takes the sample's largest finite weight (for T >= 0)
+            pos = st > 0
+            safe = ns.where(pos, st, 1.0)
+            w = ns.where(pos, 1 / (safe * safe) if wt == "square" else 1 / safe, 0.0)
+            w = ns.where(pos, w, ns.amax(w, 1)[:, None])
+        return ns.mean(1 - (2 * ns.sum(w * inter, 1) + s) / (ns.sum(w * (sp + st), 1) + s))
     return f
 
 
@@ -625,7 +663,8 @@ _FORMULAS = {
     "sigmoid_focal": _f_sigmoid_focal, "triplet": _f_triplet, "contrastive": _f_contrastive,
     "kl_gaussian": _f_kl_gaussian, "kl_div": _f_kl_div, "vae": _f_vae,
     "gan_discriminator": _f_gan_discriminator, "gan_generator": _f_gan_generator, "dice": _f_dice,
-    "iou": _f_iou, "dice_bce": _f_dice_bce, "focal_smooth_l1": _f_focal_smooth_l1}
+    "iou": _f_iou, "dice_bce": _f_dice_bce, "focal_smooth_l1": _f_focal_smooth_l1,
+    "tversky": _f_tversky, "generalized_dice": _f_generalized_dice}
 
 
 def _applies(name, arrays, o):
@@ -639,8 +678,9 @@ def _applies(name, arrays, o):
         x, t = arrays
         return (x.ndim >= 2 and t.dtype.kind in "iu" and t.shape == x.shape[:1] + x.shape[2:]
                 and np.ndim(o.get("alpha")) == 0)
-    if name in ("dice", "iou", "dice_bce"):
-        return arrays[0].ndim >= 2 and arrays[1].shape == arrays[0].shape
+    if name in ("dice", "iou", "dice_bce", "tversky", "generalized_dice"):
+        return (arrays[0].ndim >= 2 and arrays[1].shape == arrays[0].shape
+                and o.get("ignore_index") is None)
     return True
 
 

@@ -1,6 +1,8 @@
-"""dice and iou: every backend x dtype x reduction x option set against the
-NumPy reference, finite-difference gradients, hypothesis over shapes and
-values, label vs one-hot targets, awkward layouts, errors, PyTorch."""
+"""dice, iou, tversky and generalized_dice: every backend x dtype x reduction
+x option set against the NumPy reference, finite-difference gradients,
+hypothesis over shapes, values and the region options (include_background,
+ignore_index, batch), label vs one-hot targets, awkward layouts, errors,
+PyTorch autograd and MONAI's DiceLoss / TverskyLoss / GeneralizedDiceLoss."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 import pyloss as pl
 from conftest import CASES
 
-LOSSES = ("dice", "iou")
+LOSSES = ("dice", "iou", "tversky", "generalized_dice")
 FAST = [b for b in pl.backends() if b != "numpy"]
 REDUCTIONS = ("mean", "sum", "none")
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
@@ -62,7 +64,8 @@ def _check_against_reference(loss, opts, backend, dtype, reduction, rng, shape):
         np.testing.assert_allclose(loss.grad(x, t, backend=backend, reduction=reduction, **opts),
                                    g_ref, **TOL[dtype])
         if reduction == "none":
-            assert np.shape(v) == (3,)
+            per_class = 4 - (not opts.get("include_background", True))
+            assert np.shape(v) == ((per_class,) if opts.get("batch") else (3,))
 
 
 def _fd(f, x, h=1e-6):
@@ -97,8 +100,10 @@ def test_gradient_finite_differences(name, opts, backend, reduction, rng):
 @given(N=st.integers(1, 4), C=st.integers(1, 5), spatial=st.lists(st.integers(1, 9), max_size=3),
        smooth=st.sampled_from([0.0, 1e-5, 1.0, 7.0]), act=st.sampled_from([None, "sigmoid", "softmax"]),
        name=st.sampled_from(LOSSES), squared=st.booleans(), seed=st.integers(0, 2**32 - 1),
-       scale=st.sampled_from([1.0, 10.0, 80.0]))
-def test_hypothesis_shapes_and_values(N, C, spatial, smooth, act, name, squared, seed, scale):
+       scale=st.sampled_from([1.0, 10.0, 80.0]), ib=st.booleans(), batch=st.booleans(),
+       ignore=st.sampled_from([None, 0, 255]))
+def test_hypothesis_shapes_and_values(N, C, spatial, smooth, act, name, squared, seed, scale, ib,
+                                      batch, ignore):
     rng = np.random.default_rng(seed)
     shape = (N, C) + tuple(spatial)
     if act is None:
@@ -106,9 +111,13 @@ def test_hypothesis_shapes_and_values(N, C, spatial, smooth, act, name, squared,
     else:
         x = scale * rng.standard_normal(shape)
     lab = rng.integers(0, C, (N,) + tuple(spatial))
-    opts = {"smooth": smooth, "from_logits": act}
+    opts = {"smooth": smooth, "from_logits": act, "include_background": ib or C < 2,
+            "batch": batch and name != "generalized_dice"}
     if name == "dice":
         opts["squared"] = squared
+    if name == "tversky":
+        opts.update(alpha=float(rng.choice([0.0, 0.3, 1.0])), beta=float(rng.choice([0.2, 0.7, 1.0])),
+                    gamma=float(rng.choice([0.5, 1.0, 2.0])))
     loss = pl.get(name)
     v_ref, g_ref = loss.value_and_grad(x, lab, backend="numpy", reduction="none", **opts)
     for b in FAST:
@@ -118,6 +127,18 @@ def test_hypothesis_shapes_and_values(N, C, spatial, smooth, act, name, squared,
         v1, g1 = loss.value_and_grad(x, onehot(lab, C), backend=b, reduction="none", **opts)
         np.testing.assert_allclose(v1, v, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(g1, g, rtol=1e-12, atol=1e-15)
+    if ignore is not None and lab.size:
+        # the ignored pixels: labelled `ignore`, with garbage (NaN) predictions
+        lab2 = np.where(rng.uniform(size=lab.shape) < 0.3, ignore, lab)
+        x2 = np.where((lab2 == ignore)[:, None], np.nan, x)
+        o = dict(opts, ignore_index=ignore)
+        v_ref, g_ref = loss.value_and_grad(x2, lab2, backend="numpy", reduction="none", **o)
+        assert not np.isnan(g_ref).any()
+        for b in FAST:
+            v, g = loss.value_and_grad(x2, lab2, backend=b, reduction="none", **o)
+            np.testing.assert_allclose(v, v_ref, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(g, g_ref, rtol=1e-7, atol=1e-12)
+            assert np.all(np.moveaxis(g, 1, -1)[lab2 == ignore] == 0)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -171,7 +192,10 @@ def test_zero_size(name, backend):
     assert loss.grad(x, t, backend=backend).shape == (0, 3, 4)
     # no classes: the mean over zero classes is nan; nothing to differentiate
     x = np.zeros((2, 0, 4))
-    assert np.all(np.isnan(loss(x, x, backend=backend, reduction="none")))
+    if name == "generalized_dice":   # one ratio over no classes: 1 - s/s
+        np.testing.assert_array_equal(loss(x, x, backend=backend, reduction="none"), [0.0, 0.0])
+    else:
+        assert np.all(np.isnan(loss(x, x, backend=backend, reduction="none")))
     assert loss.grad(x, x, backend=backend).shape == (2, 0, 4)
     with pytest.raises(ValueError, match=r"outside \[0, 0\)"):
         loss(x, np.zeros((2, 4), np.int64), backend=backend)
@@ -297,17 +321,52 @@ def test_errors(name):
 
 # ----------------------------------------------------------------- PyTorch
 
-def _torch_region(torch, x, t, name, smooth, act, squared=False):
+def _torch_region(torch, x, t, name, opts):
+    """The loss written out in PyTorch (autograd gives the gradient): SPEC 6.4
+    with one-hot t (N, C, *spatial) and an optional valid mask folded into t
+    by the caller (see _torch_loss)."""
+    o = dict(pl.get(name).options)
+    o.update(opts)
+    s, act = o["smooth"], o["from_logits"]
     p = x if act is None else (torch.sigmoid(x) if act == "sigmoid" else torch.softmax(x, 1))
-    dims = tuple(range(2, x.ndim))
+    valid = o.pop("_valid", None)
+    if valid is not None:
+        p = torch.where(valid, p, torch.zeros_like(p))
+    c0 = 0 if o["include_background"] else 1
+    p, t = p[:, c0:], t[:, c0:]
+    dims = (0,) * o["batch"] + tuple(range(2, x.ndim))
+    sq = o.get("squared", False)
     inter = (p * t).sum(dims)
-    ps = (p * p if squared else p).sum(dims)
-    ts = (t * t if squared else t).sum(dims)
+    ps = (p * p if sq else p).sum(dims)
+    ts = (t * t if sq else t).sum(dims)
     if name == "dice":
-        per = 1 - (2 * inter + smooth) / (ps + ts + smooth)
+        term = 1 - (2 * inter + s) / (ps + ts + s)
+    elif name == "iou":
+        term = 1 - (inter + s) / (ps + ts - inter + s)
+    elif name == "tversky":
+        fp, fn = (p * (1 - t)).sum(dims), ((1 - p) * t).sum(dims)
+        term = (1 - (inter + s) / (inter + o["alpha"] * fp + o["beta"] * fn + s)) ** o["gamma"]
     else:
-        per = 1 - (inter + smooth) / (ps + ts - inter + smooth)
-    return per.mean(1)
+        w = {"square": 1 / ts**2, "simple": 1 / ts, "uniform": torch.ones_like(ts)}[o["weight_type"]]
+        w = w.detach()
+        fin = torch.where(torch.isinf(w), torch.zeros_like(w), w)
+        w = torch.where(torch.isinf(w), fin.amax(1, keepdim=True), w)
+        return 1 - (2 * (w * inter).sum(1) + s) / ((w * (ps + ts)).sum(1) + s)
+    return term if o["batch"] else term.mean(1)
+
+
+def _torch_loss(torch, x, lab, name, opts):
+    C = x.shape[1]
+    ig = opts.get("ignore_index")
+    valid = None
+    if ig is not None:
+        valid = torch.tensor(lab != ig)[:, None]
+        lab = np.where(lab == ig, 0, lab)
+    t = torch.tensor(onehot(lab, C))
+    if valid is not None:
+        t = t * valid
+        opts = dict(opts, _valid=valid)
+    return _torch_region(torch, x, t, name, opts)
 
 
 @pytest.mark.torch
@@ -316,10 +375,8 @@ def _torch_region(torch, x, t, name, smooth, act, squared=False):
 def test_matches_torch_autograd(name, opts, reduction, rng):
     torch = pytest.importorskip("torch")
     x, lab = inputs(rng, (3, 6, 5), 4, opts.get("from_logits"))
-    t = onehot(lab, 4)
     xt = torch.tensor(x, requires_grad=True)
-    per = _torch_region(torch, xt, torch.tensor(t), name, opts.get("smooth", 1.0),
-                        opts.get("from_logits"), opts.get("squared", False))
+    per = _torch_loss(torch, xt, lab, name, opts)
     red = {"mean": per.mean(), "sum": per.sum(), "none": per.sum()}[reduction]
     red.backward()
     want = per.detach().numpy() if reduction == "none" else red.item()
@@ -336,3 +393,306 @@ def test_takes_torch_tensors():
     lab = torch.randint(0, 3, (2, 4, 4))
     v = pl.dice(x, lab, from_logits="softmax")
     np.testing.assert_allclose(v, pl.dice(x.numpy(), lab.numpy(), from_logits="softmax"))
+
+
+# ------------------------------------------------------- region options
+
+def _options_grid():
+    out = []
+    for name in LOSSES:
+        for act in (None, "sigmoid", "softmax"):
+            for ib in (True, False):
+                for batch in (False, True):
+                    if batch and name == "generalized_dice":
+                        continue
+                    o = {"from_logits": act, "include_background": ib, "batch": batch}
+                    if name == "tversky":
+                        o.update(alpha=0.3, beta=0.7, gamma=0.75 if ib else 2.0)
+                    if name == "generalized_dice":
+                        o["weight_type"] = "simple" if ib else "square"
+                    if name == "dice":
+                        o["squared"] = not ib
+                    out.append((name, o))
+    return out
+
+
+GRID = _options_grid()
+
+
+@pytest.mark.parametrize("name,opts", GRID, ids=lambda v: str(v))
+@pytest.mark.parametrize("ignore", [None, 255, 1])
+def test_options_match_reference_every_backend(name, opts, ignore, rng):
+    """Every combination of from_logits, include_background, batch and
+    ignore_index, on 1-D, 2-D and 3-D spatial shapes (blocked and small-S
+    paths), float32 and float64, all reductions, against the reference."""
+    loss = pl.get(name)
+    o = dict(opts, ignore_index=ignore)
+    for shape in ((3, 40), (2, 5, 7), (2, 3, 4, 5), (3, 3)):
+        x, lab = inputs(rng, shape, 4, opts["from_logits"])
+        if ignore is not None:
+            lab = np.where(rng.uniform(size=lab.shape) < 0.3, ignore, lab)
+            lab[0] = ignore                              # a sample with every pixel ignored
+        for red in REDUCTIONS:
+            v_ref, g_ref = loss.value_and_grad(x, lab, backend="numpy", reduction=red, **o)
+            if red == "none":
+                assert np.shape(v_ref) == ((4 - (not opts["include_background"]),)
+                                           if opts["batch"] else (shape[0],))
+            for b in FAST:
+                for dt in (np.float32, np.float64):
+                    v, g = loss.value_and_grad(x.astype(dt), lab, backend=b, reduction=red, **o)
+                    np.testing.assert_allclose(v, v_ref, **TOL[dt])
+                    np.testing.assert_allclose(g, g_ref, **TOL[dt])
+                    if ignore is not None:
+                        assert np.all(np.moveaxis(g, 1, -1)[lab == ignore] == 0)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("backend", pl.backends())
+def test_all_ignored_sample_counts_as_zero(name, backend, rng):
+    """SPEC 6.4: a sample with every pixel ignored has the ratio 1 - s/s = 0
+    and still counts in the mean (as MONAI); its gradient is 0."""
+    loss = pl.get(name)
+    x, lab = inputs(rng, (3, 6, 6), 3, "softmax")
+    lab[1] = 255
+    o = {"from_logits": "softmax", "ignore_index": 255}
+    v, g = loss.value_and_grad(x, lab, backend=backend, reduction="none", **o)
+    assert v[1] == 0.0
+    np.testing.assert_array_equal(g[1], 0.0)
+    np.testing.assert_allclose(loss(x, lab, backend=backend, **o), np.mean(v), rtol=1e-12)
+    lab[:] = 255
+    assert loss(x, lab, backend=backend, **o) == 0.0
+    np.testing.assert_array_equal(loss.grad(x, lab, backend=backend, **o), 0.0)
+
+
+@pytest.mark.parametrize("backend", pl.backends())
+def test_ignore_equals_dropping_the_pixels(backend, rng):
+    """Ignoring pixels = computing on the others alone (one sample, so the
+    pixels can be dropped), for every loss and activation."""
+    x, lab = inputs(rng, (1, 50), 3, "softmax")
+    lab[0, ::3] = -100
+    keep = lab[0] != -100
+    for name in LOSSES:
+        for act in ("softmax", "sigmoid"):
+            loss = pl.get(name)
+            v, g = loss.value_and_grad(x, lab, from_logits=act, ignore_index=-100, backend=backend)
+            v0, g0 = loss.value_and_grad(x[:, :, keep], lab[:, keep], from_logits=act, backend=backend)
+            np.testing.assert_allclose(v, v0, rtol=1e-12)
+            np.testing.assert_allclose(g[:, :, keep], g0, rtol=1e-10, atol=1e-15)
+            np.testing.assert_array_equal(g[:, :, ~keep], 0.0)
+
+
+@pytest.mark.parametrize("backend", pl.backends())
+def test_batch_is_one_sample_of_the_concatenation(backend, rng):
+    """batch=True: the sums run over the whole batch, i.e. the per-class terms
+    of one sample made of all the samples side by side."""
+    x, lab = inputs(rng, (3, 4, 5), 3, "softmax")
+    xc = np.concatenate(list(x), axis=-1)[None]             # (1, C, 4, 15)
+    lc = np.concatenate(list(lab), axis=-1)[None]
+    for name in ("dice", "iou", "tversky"):
+        loss = pl.get(name)
+        for ib in (True, False):
+            o = {"from_logits": "softmax", "include_background": ib}
+            v = loss(x, lab, batch=True, reduction="none", backend=backend, **o)
+            want = loss(xc, lc, backend=backend, **o)
+            np.testing.assert_allclose(np.mean(v), want, rtol=1e-12)
+            np.testing.assert_allclose(loss(x, lab, batch=True, backend=backend, **o), want, rtol=1e-12)
+            np.testing.assert_allclose(loss(x, lab, batch=True, reduction="sum", backend=backend, **o),
+                                       np.sum(v), rtol=1e-12)
+            g = loss.grad(x, lab, batch=True, backend=backend, **o)
+            gc = loss.grad(xc, lc, backend=backend, **o)
+            np.testing.assert_allclose(np.concatenate(list(g), axis=-1)[None], gc, rtol=1e-10,
+                                       atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", pl.backends())
+def test_tversky_special_cases(backend, rng):
+    x, lab = inputs(rng, (3, 4, 9), 4, "softmax")
+    for o in ({"from_logits": "softmax"}, {"from_logits": "sigmoid", "include_background": False},
+              {"from_logits": "softmax", "batch": True, "ignore_index": 2}):
+        r = "none"
+        # alpha = beta = 1 is iou (SPEC 6.4)
+        a = pl.tversky.value_and_grad(x, lab, alpha=1.0, beta=1.0, backend=backend, reduction=r, **o)
+        b = pl.iou.value_and_grad(x, lab, backend=backend, reduction=r, **o)
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-12)
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-15)
+        # alpha = beta = 1/2 with smooth s is dice with smooth 2s
+        a = pl.tversky.value_and_grad(x, lab, smooth=0.5, backend=backend, reduction=r, **o)
+        b = pl.dice.value_and_grad(x, lab, smooth=1.0, backend=backend, reduction=r, **o)
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-12)
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-15)
+    # gamma: the power of each class term, then the class mean
+    v = pl.tversky(x, lab, gamma=1.5, from_logits="softmax", batch=True, reduction="none", backend=backend)
+    v1 = pl.tversky(x, lab, from_logits="softmax", batch=True, reduction="none", backend=backend)
+    np.testing.assert_allclose(v, v1 ** 1.5, rtol=1e-12)
+    # a perfect class term with gamma < 1: value 0, gradient 0 (not inf/nan)
+    p = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    v, g = pl.tversky.value_and_grad(p, np.array([[0, 1]]), gamma=0.5, smooth=0.0, backend=backend)
+    assert v == 0.0 and np.all(g == 0.0)
+
+
+@pytest.mark.parametrize("backend", pl.backends())
+def test_generalized_dice_weights(backend):
+    p = np.array([[[0.9, 0.2, 0.3], [0.1, 0.8, 0.3], [0.0, 0.0, 0.4]]])
+    lab = np.array([[0, 1, 1]])                              # class 2 absent
+    T = np.array([1.0, 2.0, 0.0])
+    I = np.array([0.9, 1.1, 0.0])
+    P = p[0].sum(1)
+    for wt, w in (("square", 1 / np.array([1.0, 4.0, 1.0])), ("simple", 1 / np.array([1.0, 2.0, 1.0])),
+                  ("uniform", np.ones(3))):
+        want = 1 - (2 * np.sum(w * I) + 1e-5) / (np.sum(w * (P + T)) + 1e-5)
+        np.testing.assert_allclose(pl.generalized_dice(p, lab, weight_type=wt, backend=backend),
+                                   want, rtol=1e-12, err_msg=wt)
+    # every class absent from the target: all weights infinite -> 0, ratio s/s
+    z = pl.generalized_dice(p, np.full((1, 3), 7), ignore_index=7, backend=backend)
+    assert z == 0.0
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("backend", pl.backends())
+@pytest.mark.parametrize("ignore", [None, 3])
+def test_options_gradient_finite_differences(name, backend, ignore, rng):
+    loss = pl.get(name)
+    for opts in [o for n, o in GRID if n == name]:
+        x, lab = inputs(rng, (2, 3, 5), 3, opts["from_logits"])
+        if ignore is not None:
+            lab[:, ::2] = ignore
+        o = dict(opts, ignore_index=ignore)
+
+        def f(z):
+            return float(np.sum(loss(z, lab, backend=backend, reduction="none", **o)))
+        g = loss.grad(x, lab, backend=backend, reduction="none", **o)
+        np.testing.assert_allclose(g, _fd(f, x.copy()), rtol=1e-6, atol=1e-8, err_msg=str(o))
+
+
+def test_deterministic_across_threads_with_options(rng):
+    x, lab = inputs(rng, (3, 300, 300), 4, "softmax", np.float32)   # above PL_PAR_MIN
+    lab[:, ::7] = 255
+    calls = [("tversky", {"gamma": 0.75, "ignore_index": 255}),
+             ("generalized_dice", {"include_background": False, "ignore_index": 255}),
+             ("dice", {"batch": True, "ignore_index": 255}),
+             ("iou", {"batch": True, "ignore_index": 255, "include_background": False})]
+    old = pl.get_num_threads()
+    try:
+        res = []
+        for n in (1, 2, 3):
+            pl.set_num_threads(n)
+            res.append([pl.get(name).value_and_grad(x, lab, from_logits="softmax", backend=b,
+                                                    reduction="none", **o)
+                        for b in FAST for name, o in calls])
+    finally:
+        pl.set_num_threads(old)
+    for other in res[1:]:
+        for (v0, g0), (v1, g1) in zip(res[0], other):
+            np.testing.assert_array_equal(v0, v1)
+            np.testing.assert_array_equal(g0, g1)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_option_errors(name):
+    loss = pl.get(name)
+    x = np.full((2, 3, 4), 0.5)
+    lab = np.zeros((2, 4), np.int64)
+    with pytest.raises(ValueError, match="ignore_index"):
+        loss(x, np.zeros((2, 3, 4)), ignore_index=0)        # dense target
+    with pytest.raises(ValueError, match="include_background"):
+        loss(x[:, :1], lab, include_background=False)        # C = 1
+    with pytest.raises(TypeError, match="include_background"):
+        loss(x, lab, include_background=0)
+    with pytest.raises(TypeError, match="batch"):
+        loss(x, lab, batch="yes")
+    with pytest.raises(TypeError, match="ignore_index"):
+        loss(x, lab, ignore_index=1.5)
+    with pytest.raises(ValueError, match=r"label 9 at position \(1, 3\)"):
+        loss(x, np.array([[0, 255, 1, 2], [0, 1, 2, 9]]), ignore_index=255)
+    if name == "generalized_dice":
+        with pytest.raises(ValueError, match="batch"):
+            loss(x, lab, batch=True)
+        with pytest.raises(ValueError, match="weight_type"):
+            loss(x, lab, weight_type="log")
+    if name == "tversky":
+        for bad in ({"alpha": -0.1}, {"beta": -1.0}, {"gamma": 0.0}, {"gamma": -1.0}):
+            with pytest.raises(ValueError, match=list(bad)[0]):
+                loss(x, lab, **bad)
+        assert np.isfinite(loss(x, lab, alpha=0.0, beta=0.0))
+
+
+# ----------------------------------------------------------------- MONAI
+
+def _monai_loss(name, o, C, onehot_y=True):
+    monai = pytest.importorskip("monai.losses")
+    s = o.get("smooth", pl.get(name).options["smooth"])
+    if name == "iou":
+        # MONAI's jaccard is 1 - (2 I + s_nr) / (2 U + s_dr): pyloss's smooth s is MONAI's 2 s
+        s = 2 * s
+    kw = dict(include_background=o.get("include_background", True), to_onehot_y=onehot_y,
+              sigmoid=o.get("from_logits") == "sigmoid", softmax=o.get("from_logits") == "softmax",
+              smooth_nr=s, smooth_dr=s, reduction="none")
+    if name == "generalized_dice":
+        return monai.GeneralizedDiceLoss(w_type=o.get("weight_type", "square"), **kw)
+    kw.update(batch=o.get("batch", False), ignore_index=o.get("ignore_index"))
+    if name == "tversky":
+        return monai.TverskyLoss(alpha=o.get("alpha", 0.5), beta=o.get("beta", 0.5), **kw)
+    return monai.DiceLoss(squared_pred=o.get("squared", False), jaccard=name == "iou", **kw)
+
+
+MONAI_CASES = [(n, o) for n, o in GRID if o["from_logits"] is not None
+               and not (n == "tversky" and o["gamma"] != 1.0)]
+MONAI_CASES += [("tversky", {"from_logits": "softmax", "alpha": 0.7, "beta": 0.3, "batch": True}),
+                ("tversky", {"from_logits": "sigmoid", "alpha": 0.2, "beta": 0.9,
+                             "include_background": False}),
+                ("generalized_dice", {"from_logits": "softmax", "weight_type": "uniform"}),
+                ("dice", {"from_logits": "softmax", "smooth": 0.0})]
+
+
+@pytest.mark.parametrize("name,opts", MONAI_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("ignore", [None, 255, 2])
+def test_matches_monai(name, opts, ignore, rng):
+    """dice/iou = MONAI DiceLoss (jaccard for iou), tversky (gamma = 1) =
+    TverskyLoss, generalized_dice = GeneralizedDiceLoss, with smooth_nr =
+    smooth_dr = s, to_onehot_y on the labels, sigmoid/softmax,
+    include_background, batch, ignore_index (MONAI's GeneralizedDiceLoss has
+    no ignore_index: there it gets the masked probabilities, the SPEC 6.4
+    meaning of ignoring).  Values and autograd gradients w.r.t. the logits."""
+    torch = pytest.importorskip("torch")
+    C = 4
+    o = dict(opts, ignore_index=ignore)
+    x, lab = inputs(rng, (3, 6, 5, 4), C, opts["from_logits"])
+    lab[:, 0] = 3                                           # a class absent from some samples
+    lab[:, :, :, 1] = np.where(lab[:, :, :, 1] == 3, 1, lab[:, :, :, 1])
+    if ignore is not None:
+        lab = np.where(rng.uniform(size=lab.shape) < 0.25, ignore, lab)
+    loss_m = _monai_loss(name, o, C)
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.tensor(lab[:, None])
+    if name == "generalized_dice" and ignore is not None:
+        m = torch.tensor(lab != ignore)[:, None]
+        p = torch.sigmoid(xt) if opts["from_logits"] == "sigmoid" else torch.softmax(xt, 1)
+        loss_m = _monai_loss(name, dict(o, from_logits=None), C, onehot_y=False)
+        f = loss_m(p * m, torch.tensor(onehot(np.where(lab == ignore, 0, lab), C)) * m)
+    else:
+        f = loss_m(xt, lt)
+    per = f.reshape(f.shape[0], -1).mean(1) if not o.get("batch") else f.reshape(-1)
+    per.sum().backward()
+    loss = pl.get(name)
+    # MONAI's generalized Dice weights are float32; its squared Dice takes
+    # sum(p t) as (|p|^2 + |t|^2 - |p - t|^2) / 2 (cancellation)
+    rtol = 1e-6 if name == "generalized_dice" else 1e-7 if o.get("squared") else 1e-10
+    for b in pl.backends():
+        v, g = loss.value_and_grad(x, lab, reduction="none", backend=b, **o)
+        np.testing.assert_allclose(v, per.detach().numpy(), rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(g, xt.grad.numpy(), rtol=max(rtol, 1e-8),
+                                   atol=1e-12 + rtol * np.abs(g).max())
+        m = loss(x, lab, backend=b, **o)
+        np.testing.assert_allclose(m, float(f.detach().mean()), rtol=rtol)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_docstring_examples(name):
+    """The Examples of each docstring run and print what they say (the
+    docstrings live on Loss objects, which doctest's module finder skips)."""
+    import doctest
+    loss = pl.get(name)
+    t = doctest.DocTestParser().get_doctest(loss.__doc__, {}, name, None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(t)
+    assert runner.summarize(verbose=False).failed == 0

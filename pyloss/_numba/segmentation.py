@@ -14,7 +14,8 @@ import numpy as np
 from . import instantiate, pairwise  # noqa: F401 (used by the template)
 
 ACT_NONE, ACT_SIGMOID, ACT_SOFTMAX = 0, 1, 2
-KIND_DICE, KIND_DICE_SQ, KIND_IOU = 0, 1, 2
+KIND_DICE, KIND_DICE_SQ, KIND_IOU, KIND_TVERSKY, KIND_GDL = 0, 1, 2, 3, 4
+W_SQUARE, W_SIMPLE, W_UNIFORM = 0, 1, 2
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -63,7 +64,7 @@ def softmax_block(x, n, s0, s1, buf):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, part):
+def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part):
     """Sums (I, P, T, BCE) of every class over task (n, b) into part (C, 4)."""
     C, S = x.shape[1], x.shape[2]
     s0 = b * SB
@@ -85,6 +86,8 @@ def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, part):
             else:
                 p = v
             if haslab:
+                if ign and lab[n, s] < 0:
+                    continue     # an ignored pixel leaves every sum
                 tv = 1.0 if lab[n, s] == c else 0.0
             else:
                 tv = t[n, c, s]
@@ -105,7 +108,7 @@ def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, part):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def pass2(x, t, lab, haslab, n, b, SB, act, bce, coef, grad):
+def pass2(x, t, lab, haslab, n, b, SB, act, bce, ign, coef, grad):
     """Gradient of task (n, b); coef (C, 4) = A, B, G, K of sample n."""
     C, S = x.shape[1], x.shape[2]
     s0 = b * SB
@@ -115,6 +118,10 @@ def pass2(x, t, lab, haslab, n, b, SB, act, bce, coef, grad):
         softmax_block(x, n, s0, s1, buf)
         gp = np.empty(C)
         for s in range(s0, s1):
+            if ign and lab[n, s] < 0:
+                for c in range(C):
+                    grad[n, c, s] = 0.0
+                continue
             dot = 0.0
             for c in range(C):
                 tv = (1.0 if lab[n, s] == c else 0.0) if haslab else t[n, c, s]
@@ -129,6 +136,9 @@ def pass2(x, t, lab, haslab, n, b, SB, act, bce, coef, grad):
         for s in range(s0, s1):
             v = x[n, c, s]
             if haslab:
+                if ign and lab[n, s] < 0:
+                    grad[n, c, s] = 0.0
+                    continue
                 tv = 1.0 if lab[n, s] == c else 0.0
             else:
                 tv = t[n, c, s]
@@ -143,8 +153,23 @@ def pass2(x, t, lab, haslab, n, b, SB, act, bce, coef, grad):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def coef_of(I, P, T, kind, smooth, f, k):
-    """Class term 1 - num/den and gradient coefficients (A, B, G) times f."""
+def coef_of(I, P, T, kind, smooth, f, k, alpha, beta, gamma):
+    """Class term 1 - num/den (tversky: its power gamma) and gradient
+    coefficients (A, B, G) times f."""
+    if kind == KIND_TVERSKY:
+        D = I + alpha * (P - I) + beta * (T - I) + smooth
+        num = I + smooth
+        r = num / (D * D)
+        base = 1.0 - num / D
+        term = base
+        m = 1.0
+        if gamma != 1.0:
+            term = base ** gamma
+            m = 0.0 if base == 0.0 else gamma * base ** (gamma - 1.0)
+        k[0] = f * m * (-1.0 / D + r * (1.0 - alpha - beta))
+        k[1] = f * m * (r * alpha)
+        k[2] = 0.0
+        return term
     if kind == KIND_IOU:
         U = P + T - I + smooth
         num = I + smooth
@@ -166,54 +191,144 @@ def coef_of(I, P, T, kind, smooth, f, k):
     return 1.0 - num / D
 
 
+@numba.njit(cache=True, error_model="numpy")
+def gdl_w(T, wtype):
+    if wtype == W_UNIFORM:
+        return 1.0
+    return 1.0 / T if wtype == W_SIMPLE else 1.0 / (T * T)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def gdl_of(sums, c0, wtype, smooth, f, coef):
+    """Generalized Dice ratio of one sample from its class sums (C, 4) and
+    its coefficients (weights constant; infinite ones -> largest finite)."""
+    C = sums.shape[0]
+    wmax = 0.0
+    anyf = False
+    for c in range(c0, C):
+        w = gdl_w(sums[c, 2], wtype)
+        if math.isfinite(w) and (not anyf or w > wmax):
+            wmax = w
+            anyf = True
+    sI = 0.0
+    sD = 0.0
+    for c in range(c0, C):
+        w = gdl_w(sums[c, 2], wtype)
+        if math.isinf(w):
+            w = wmax
+        sI += w * sums[c, 0]
+        sD += w * (sums[c, 1] + sums[c, 2])
+    num = 2.0 * sI + smooth
+    den = sD + smooth
+    r = num / (den * den)
+    for c in range(C):
+        w = 0.0
+        if c >= c0:
+            w = gdl_w(sums[c, 2], wtype)
+            if math.isinf(w):
+                w = wmax
+        coef[c, 0] = f * (-2.0 * w / den)
+        coef[c, 1] = f * (w * r)
+        coef[c, 2] = 0.0
+    return 1.0 - num / den
+
+
+@numba.njit(cache=True, error_model="numpy")
+def chunk_sums(part, ln, nb, C, col, sums):
+    """Sums (C, 4) of local sample ln: its task partials summed pairwise."""
+    for c in range(C):
+        for q in range(4):
+            for i in range(nb):
+                col[i] = part[ln * nb + i, c, q]
+            sums[c, q] = pairwise(col)
+
+
 # The driver, stamped out serial (region_ser) and parallel (region_par; in the
 # serial twin numba.prange is a plain range).
 REGION_TEMPLATE = '''
-def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale, loss, grad):
+def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale, loss, grad,
+                 ign, c0, batch, wtype, alpha, beta, gamma):
     N, C, S = x.shape
-    if N == 0:
+    if N == 0 and not batch:
         return 0.0
     SB = seg_sb(C)
     nb = (S + SB - 1) // SB
-    CN = seg_chunk(N, C, S)
+    CN = max(1, seg_chunk(N, C, S))
     sq = kind == KIND_DICE_SQ
-    f = dice_w * scale / C if C > 0 else 0.0
+    ign = ign and haslab
+    CK = C - c0
+    if batch or kind == KIND_GDL:
+        f = dice_w * scale
+    else:
+        f = dice_w * scale / CK if CK > 0 else 0.0
     cs = float(C) * float(S)
     kb = bce_w * scale / cs if cs > 0 else 0.0
     total = 0.0
+    col = np.empty(nb)
+    k = np.empty(3)
+    sums = np.empty((C, 4))
+    bs = np.zeros((C, 4))
     for n0 in range(0, N, CN):
         cn = min(CN, N - n0)
         ntask = cn * nb
         part = np.empty((ntask, C, 4))
         for i in numba.prange(ntask):
-            pass1(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, sq, bce, part[i])
-        coef = np.empty((cn, C, 4), x.dtype)
-        col = np.empty(nb)
-        k = np.empty(3)
+            pass1(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, sq, bce, ign, part[i])
+        coef = np.zeros((cn, C, 4), x.dtype)
         for ln in range(cn):
-            acc = 0.0
-            bsum = 0.0
-            for c in range(C):
-                sums = np.empty(4)
-                for q in range(4):
-                    for i in range(nb):
-                        col[i] = part[ln * nb + i, c, q]
-                    sums[q] = pairwise(col)
-                acc += coef_of(sums[0], sums[1], sums[2], kind, smooth, f, k)
-                coef[ln, c, 0] = k[0]
-                coef[ln, c, 1] = k[1]
-                coef[ln, c, 2] = k[2]
-                coef[ln, c, 3] = kb
-                bsum += sums[3]
-            v = dice_w * (acc / C)
+            chunk_sums(part, ln, nb, C, col, sums)
+            if batch:
+                for c in range(C):
+                    for q in range(4):
+                        bs[c, q] += sums[c, q]
+                continue
+            if kind == KIND_GDL:
+                cf = np.zeros((C, 4))
+                v = dice_w * gdl_of(sums, c0, wtype, smooth, f, cf)
+                for c in range(C):
+                    coef[ln, c, 0] = cf[c, 0]
+                    coef[ln, c, 1] = cf[c, 1]
+                    coef[ln, c, 2] = cf[c, 2]
+                    coef[ln, c, 3] = kb
+            else:
+                acc = 0.0
+                for c in range(C):
+                    if c < c0:
+                        coef[ln, c, 3] = kb
+                        continue
+                    acc += coef_of(sums[c, 0], sums[c, 1], sums[c, 2], kind, smooth, f, k,
+                                   alpha, beta, gamma)
+                    coef[ln, c, 0] = k[0]
+                    coef[ln, c, 1] = k[1]
+                    coef[ln, c, 2] = k[2]
+                    coef[ln, c, 3] = kb
+                v = dice_w * (acc / CK)
             if bce:
+                bsum = 0.0
+                for c in range(C):
+                    bsum += sums[c, 3]
                 v += bce_w * (bsum / cs)
             if loss is not None:
                 loss[n0 + ln] = v
             total += v
-        if grad is not None:
+        if grad is not None and not batch:
             for i in numba.prange(ntask):
-                pass2(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, bce, coef[i // nb], grad)
+                pass2(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, bce, ign, coef[i // nb], grad)
+    if batch:
+        kc = np.zeros((C, 4), x.dtype)
+        for c in range(c0, C):
+            v = dice_w * coef_of(bs[c, 0], bs[c, 1], bs[c, 2], kind, smooth, f, k, alpha, beta, gamma)
+            kc[c, 0] = k[0]
+            kc[c, 1] = k[1]
+            kc[c, 2] = k[2]
+            if loss is not None:
+                loss[c - c0] = v
+            total += v
+        if grad is not None and C > 0:
+            for n0 in range(0, N, CN):
+                ntask = min(CN, N - n0) * nb
+                for i in numba.prange(ntask):
+                    pass2(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, bce, ign, kc, grad)
     return total
 '''
 
