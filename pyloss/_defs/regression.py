@@ -140,3 +140,34 @@ quantile = ElementwiseLoss("quantile", "regression", """Quantile (pinball) loss 
     >>> float(pl.quantile([0.0, 0.0], [1.0, -1.0], q=0.9))  # (0.9 + 0.1) / 2
     0.5
     """, params=_quantile_params, extra_options={"q": 0.5})
+
+
+# ------------------------------------------------------------------ boosting facts
+# Sources of the profiles: XGBoost src/objective/regression_loss.h
+# (LinearSquareLoss: grad predt - label, hess 1); LightGBM
+# src/objective/regression_objective.hpp (RegressionL2loss: diff, 1;
+# RegressionHuberLoss: clip(diff, +-alpha), hess 1; RegressionL1loss and
+# RegressionQuantileloss: IsRenewTreeOutput() -> leaves re-fitted to the
+# weighted percentile of the residuals after each tree).
+from .._boostfacts import (BoostFacts as _BF, Profile as _P, init_mean as _mean,  # noqa: E402
+                           init_median as _median, init_quantile as _quantile,
+                           init_newton as _newton)
+
+_REFIT = ("{lib}'s {b} re-fits every leaf to a weighted percentile of the residuals after the "
+          "tree is grown (RenewTreeOutput / UpdateTreeLeaf), which a custom objective cannot do, "
+          "so no gradient/Hessian convention reproduces its model")
+
+mse.boosting = _BF(hess_min=2.0, init=_mean, profiles={
+    "xgboost": _P("reg:squarederror", scale=0.5, doc="half squared error: grad r, hess 1"),
+    "lightgbm": _P("regression", scale=0.5, doc="half squared error: grad r, hess 1")})
+mae.boosting = _BF(hessian="zero", hess_min=0.0, init=_median, profiles={
+    "xgboost": _P("reg:absoluteerror", refit=_REFIT.format(lib="XGBoost", b="reg:absoluteerror")),
+    "lightgbm": _P("regression_l1", refit=_REFIT.format(lib="LightGBM", b="regression_l1"))})
+huber.boosting = _BF(hess_min=0.0, init=_newton, profiles={
+    "lightgbm": _P("huber", hess="one",
+                   doc="grad clip(r, -delta, delta), hess 1 everywhere (alpha = delta)")})
+smooth_l1.boosting = _BF(hess_min=0.0, init=_newton)
+log_cosh.boosting = _BF(hess_min=0.0, init=_newton)
+quantile.boosting = _BF(hessian="zero", hess_min=0.0, init=_quantile, profiles={
+    "xgboost": _P("reg:quantileerror", refit=_REFIT.format(lib="XGBoost", b="reg:quantileerror")),
+    "lightgbm": _P("quantile", refit=_REFIT.format(lib="LightGBM", b="quantile"))})
