@@ -1,4 +1,4 @@
-"""Custom objectives and evaluation metrics for XGBoost and LightGBM.
+"""Custom objectives, evaluation metrics and initial scores for XGBoost and LightGBM.
 
 ``import pyloss.boosting as plb`` (the ``pyloss[boosting]`` extra installs
 xgboost and lightgbm; neither is imported here -- the callables only look at
@@ -7,14 +7,27 @@ what the libraries hand them)::
     obj = plb.objective("huber", delta=1.0)
     booster = xgboost.train({"tree_method": "hist"}, dtrain, obj=obj,
                             custom_metric=plb.metric("huber", "xgboost", delta=1.0))
-    model = lightgbm.LGBMRegressor(objective=plb.objective("log_cosh"))
+    model = lightgbm.LGBMRegressor(objective=plb.objective("poisson", profile="lightgbm"))
+    start = plb.init_score("poisson", y)          # optimal constant margin
 
 An :class:`Objective` is called as ``(preds, dataset)`` by ``xgboost.train``
 and ``lightgbm.train`` (label and weights read from the ``DMatrix``/``Dataset``)
-and as ``(y_true, y_pred[, sample_weight])`` by both libraries' scikit-learn
-estimators.  It returns the per-sample gradient and Hessian of the loss with
-respect to the raw score (margin), from pyloss's ``reduction="none"`` kernels,
-multiplied by the sample weights.
+and as ``(y_true, y_pred, sample_weight=None, group=None)`` by both libraries'
+scikit-learn estimators.  It returns the per-sample gradient and Hessian of the
+loss with respect to the raw score (margin), multiplied by the sample weights.
+For elementwise losses both come from one pass of the pyloss kernel (weights
+and the profile's scale applied inside it), computed in the margins' dtype
+without copying them.
+
+Profiles
+--------
+``objective(name, profile="xgboost"|"lightgbm")`` takes the gradient/Hessian
+convention of that library's built-in objective for the loss (half squared
+error, ``exp(max_delta_step)`` in the Poisson Hessian, ``2p(1-p)`` vs
+``K/(K-1) p(1-p)`` for softmax, ...), so that training with it reproduces the
+built-in's model; :func:`objective` lists them per loss.  Built-ins that re-fit
+leaves after each tree (L1, quantile) cannot be reproduced and are refused.
+Which profiles a loss has is a fact on the loss: ``pl.get(name).boosting``.
 
 Hessian floor
 -------------
@@ -23,21 +36,24 @@ linear losses (``mae``, ``quantile``, ``huber`` outside ``|r| <= delta``,
 ``smooth_l1`` outside ``|r| < beta``) and can be negative for ``sigmoid_focal``.
 A Newton step divides by the summed Hessian of a leaf, so this module, and only
 this module, applies a floor (SPEC 3a): ``hess = max(hess, hess_floor)`` with
-``hess_floor=1e-6`` by default.  For losses whose Hessian is 0 everywhere
-(``mae``, ``quantile``) the default ``hessian="auto"`` uses a constant
-Hessian of 1 instead (a gradient step, what LightGBM's own L1 and quantile
-objectives do); pass ``hessian="exact"`` or ``"constant"`` to choose.
+``hess_floor=1e-6`` by default (a profile uses its library's own floor).  For
+losses whose Hessian is 0 everywhere (``mae``, ``quantile``) the default
+``hessian="auto"`` uses a constant Hessian of 1 instead (a gradient step, what
+LightGBM's own L1 and quantile objectives do); pass ``hessian="exact"`` or
+``"constant"`` to choose.  The focal losses use a documented positive Hessian
+(see :func:`objective`).
 
 Scale conventions
 -----------------
 pyloss ``mse`` is ``r**2`` (gradient ``2r``, Hessian 2) whereas the libraries'
-squared error is ``r**2 / 2``; with L2 regularisation (``lambda``) the factor
-matters, ``huber`` with a large ``delta`` is exactly ``r**2 / 2``.  Binary
-objectives (``binary_cross_entropy_with_logits``, ``sigmoid_focal``) and
+squared error is ``r**2 / 2``: ``profile=`` gives the libraries' scale.
+Binary objectives (``binary_cross_entropy_with_logits``, ``sigmoid_focal``) and
 multi-class ones (``cross_entropy``, ``softmax_focal``) work on raw margins:
 predictions of a model trained with them are margins too (apply the sigmoid or
 softmax yourself).  Multi-class objectives need ``num_class`` in the library
-parameters; scores arrive as ``(n, num_class)`` (LightGBM >= 4, XGBoost >= 2).
+parameters; scores arrive as ``(n, num_class)`` (LightGBM >= 4, XGBoost >= 2)
+or class-major flat ``(num_class * n,)`` (older LightGBM), and gradients go
+back in the layout they came in.
 """
 import numpy as np
 
@@ -252,7 +268,7 @@ class Objective:
             raise _pl.PylossTypeError("weight: sample weights come from the data set "
                                       "(DMatrix/Dataset weight, or sample_weight=)")
         merged = loss._parse((None,) * len(loss.inputs), opts)
-        if isinstance(loss, _Ew):
+        if isinstance(loss, _Ew) and np.ndim(merged.get("q", 0.5)) == 0:
             loss._params(merged)                   # option values checked now, not mid-training
         if prof is not None and prof.check is not None:
             prof.check(merged)
@@ -527,15 +543,15 @@ def init_score(name, target, *, weight=None, **opts):
     y = np.asarray(target)
     w = None if weight is None else np.asarray(weight, np.float64)
     if facts.kind == "elementwise":
-        loss._params(merged) if isinstance(loss, _Ew) else None
         if "weight" in opts:
             raise _pl.PylossTypeError("weight: give sample weights as init_score(..., weight=w)")
         y = y.astype(np.float64)
         # validates the target's domain and the weights' shape (a ValueError naming the loss)
         if y.ndim == 0 or y.size == 0:
             raise _pl.PylossValueError(f"target: expected a non-empty 1-D array, got shape {y.shape}")
-        if y.ndim == 1 or np.ndim(merged.get("q", 0.5)) == 0:
-            loss(np.zeros_like(y), y, weight=w, **opts)
+        q = merged.get("q")
+        levels = () if q is None or np.ndim(q) == 0 else (np.size(q),)
+        loss(np.zeros(y.shape + levels), y, weight=w, **opts)
         lopts = {k: v for k, v in merged.items() if k != "weight"}
     else:
         lopts = {k: v for k, v in merged.items() if k != "weight" or facts.init is _bf.init_log_prior}
