@@ -330,25 +330,28 @@ class Objective:
         y = _class_labels(label)
         K = s.shape[1]
         g = np.asarray(loss.grad(s, y, reduction="none", **opts))
+        prof = self._prof
+        f = self.scale * (prof.factor(self.extra, K) if prof is not None and prof.factor else 1.0)
+        wr = None if w is None else w.astype(g.dtype, copy=False)[:, None]
+        # scale, profile factor and sample weight folded into one pass per array
         if self.hessian == "exact":
             if self.facts.surrogate is not None:
                 h = self.facts.surrogate(s, y, dict(loss.options, **opts), g).astype(g.dtype, copy=False)
             else:
                 h = np.asarray(loss.hessian(s, y, reduction="none", **opts))
-            prof = self._prof
-            f = self.scale * (prof.factor(self.extra, K) if prof is not None and prof.factor else 1.0)
-            if f != 1.0:
+            if wr is not None:
+                h *= wr * f
+            elif f != 1.0:
                 h *= f
             if self.hess_floor > 0 and self.facts.hess_min < self.hess_floor:
-                np.maximum(h, self.hess_floor, out=h)
+                np.maximum(h, self.hess_floor if wr is None else wr * self.hess_floor, out=h)
         else:
-            h = np.full(g.shape, self.scale, g.dtype)
-        if self.scale != 1.0:
+            h = np.full(g.shape, self.scale, g.dtype) if wr is None else \
+                np.broadcast_to(wr * self.scale, g.shape).copy()
+        if wr is not None:
+            g *= wr * self.scale if self.scale != 1.0 else wr
+        elif self.scale != 1.0:
             g *= self.scale
-        if w is not None:
-            wr = w.astype(g.dtype, copy=False)[:, None]
-            g *= wr
-            h *= wr
         if flat:
             return g.T.ravel(), h.T.ravel()
         return g.reshape(scores.shape), h.reshape(scores.shape)
