@@ -7,9 +7,9 @@
  * would form 0 * inf (a zero target times an overflowed exponential, only
  * for |raw| beyond the double range of exp) the term is 0 here, which is the
  * value of the limit; every select below is branch-free so the loops
- * vectorise.  `dev` (a kernel scalar, 0 or 1) asks for the unit deviance
- * 2 (loss + constant_to_optimal_zero) instead: the branch on it is loop
- * invariant. */
+ * vectorise.  The *_dev kernels return the unit deviance
+ * 2 (loss + constant_to_optimal_zero) instead (deviance=True: pyloss picks
+ * the kernel, so the plain loops never evaluate log(target)). */
 
 /* y * e with 0 * anything = 0 (y = 0 makes the term vanish exactly). */
 PL_INLINE T PL_NAME(glm_ymul)(T y, T e)
@@ -19,12 +19,11 @@ PL_INLINE T PL_NAME(glm_ymul)(T y, T e)
 
 /* Poisson: l = e^r - y r, g = e^r - y, h = e^r.  Deviance:
  * 2 (y log(y / mu) - y + mu) = 2 (y (log y - r) + (e^r - y)), 0 at mu = y. */
-PL_INLINE void PL_NAME(poisson_point)(T p, T t, T a, T dev, T p1, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(poisson_core)(T p, T t, const int dev, T *l, T *g, T *h)
 {
-    (void)a; (void)p1;
     T e = PL_EXP(p);
     T gr = e - t;
-    if (dev != (T)0) {
+    if (dev) {
         T ylog = t > (T)0 ? t * (PL_LOG(t) - p) : (T)0;
         *l = (T)2 * (ylog + gr);
         *g = (T)2 * gr;
@@ -35,15 +34,25 @@ PL_INLINE void PL_NAME(poisson_point)(T p, T t, T a, T dev, T p1, T *l, T *g, T 
         *h = e;
     }
 }
+PL_INLINE void PL_NAME(poisson_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(poisson_core)(p, t, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(poisson_dev_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(poisson_core)(p, t, 1, l, g, h);
+}
 PL_EW_KERNEL(poisson)
+PL_EW_KERNEL(poisson_dev)
 
 /* Gamma: l = r + y e^-r, g = 1 - y e^-r, h = y e^-r.  Deviance:
  * 2 (log(mu / y) + y / mu - 1) = 2 ((r - log y) + (y e^-r - 1)). */
-PL_INLINE void PL_NAME(gamma_point)(T p, T t, T a, T dev, T p1, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(gamma_core)(T p, T t, const int dev, T *l, T *g, T *h)
 {
-    (void)a; (void)p1;
     T ye = t * PL_EXP(-p);
-    if (dev != (T)0) {
+    if (dev) {
         *l = (T)2 * ((p - PL_LOG(t)) + (ye - (T)1));
         *g = (T)2 * ((T)1 - ye);
         *h = (T)2 * ye;
@@ -53,7 +62,18 @@ PL_INLINE void PL_NAME(gamma_point)(T p, T t, T a, T dev, T p1, T *l, T *g, T *h
         *h = ye;
     }
 }
+PL_INLINE void PL_NAME(gamma_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(gamma_core)(p, t, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(gamma_dev_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(gamma_core)(p, t, 1, l, g, h);
+}
 PL_EW_KERNEL(gamma)
+PL_EW_KERNEL(gamma_dev)
 
 /* Tweedie with power pw, a = 1 - pw, b = 2 - pw:
  *   l = e^{br}/b - y e^{ar}/a   (pw = 1: e^r - y r; pw = 2: r + y e^-r;
@@ -63,9 +83,8 @@ PL_EW_KERNEL(gamma)
  * An exponent that is 0 gives exactly 1 (not exp(0 * inf)).  Deviance adds
  * sklearn's constant_to_optimal_zero: max(y, 0)^b / (a b), or y log y - y
  * (pw = 1), -log y - 1 (pw = 2), 0 (pw = 0); then doubles. */
-PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a_, T pw, T dev, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, T *h)
 {
-    (void)a_;
     const T a = (T)1 - pw, b = (T)2 - pw;
     T ea = a == (T)0 ? (T)1 : PL_EXP(a * p);
     T eb = b == (T)0 ? (T)1 : PL_EXP(b * p);
@@ -83,8 +102,18 @@ PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a_, T pw, T dev, T *l, T *g, T
         lo = t1 - t2;
         gr = eb - ya;
         he = b * eb - a * ya;
+        /* Both exponentials overflowed (pw < 1 or pw > 2, |raw| beyond
+         * ~700/|pw|): inf - inf.  The term with the larger exponent wins,
+         * e^{br} for raw > 0 and y e^{ar} for raw < 0, so the exact value is
+         * infinite with that term's sign (sklearn gives nan here). */
+        int both = (lo != lo) & (p == p) & (t == t);
+        T sp = p > (T)0 ? b : -t * a;                /* sign of l and of h */
+        T sg = p > (T)0 ? (T)1 : -t;                 /* sign of g */
+        lo = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
+        gr = both ? PL_COPYSIGN((T)INFINITY, sg) : gr;
+        he = both ? PL_COPYSIGN((T)INFINITY, sp) : he;
     }
-    if (dev != (T)0) {
+    if (dev) {
         T c;
         if (pw == (T)0)
             c = (T)0;
@@ -102,7 +131,18 @@ PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a_, T pw, T dev, T *l, T *g, T
     *g = gr;
     *h = he;
 }
+PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p1;
+    PL_NAME(tweedie_core)(p, t, pw, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(tweedie_dev_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p1;
+    PL_NAME(tweedie_core)(p, t, pw, 1, l, g, h);
+}
 PL_EW_KERNEL(tweedie)
+PL_EW_KERNEL(tweedie_dev)
 
 /* Exponential (AdaBoost): l = y e^-r + (1 - y) e^r, g = -y e^-r + (1 - y) e^r,
  * h = l.  As sklearn: e = e^r and y / e; a vanishing factor (y = 0 or

@@ -1,7 +1,8 @@
 """Numba kernels of the GLM family (mirror of csrc/glm_impl.h).
 
-Point functions return ``(l, dl/draw, d2l/draw2)``; ``dev`` (0 or 1) asks for
-the unit deviance ``2 (loss + sklearn's constant_to_optimal_zero)``.
+Point functions return ``(l, dl/draw, d2l/draw2)``; the ``<name>_dev``
+kernels return the unit deviance ``2 (loss + sklearn's
+constant_to_optimal_zero)`` (``deviance=True``).
 """
 import math
 
@@ -20,25 +21,25 @@ def _ymul(y, e):
 
 
 @numba.njit(cache=True)
-def poisson_point(p, t, a, dev, p1):
+def _poisson(p, t, dev):
     e = math.exp(p)
     gr = e - t
-    if dev != 0:
+    if dev:
         ylog = t * (math.log(t) - p) if t > 0 else 0.0 * t
         return 2.0 * (ylog + gr), 2.0 * gr, 2.0 * e
     return e - _ymul(t, p), gr, e
 
 
 @numba.njit(cache=True)
-def gamma_point(p, t, a, dev, p1):
+def _gamma(p, t, dev):
     ye = t * math.exp(-p)
-    if dev != 0:
+    if dev:
         return 2.0 * ((p - math.log(t)) + (ye - 1.0)), 2.0 * (1.0 - ye), 2.0 * ye
     return p + ye, 1.0 - ye, ye
 
 
 @numba.njit(cache=True)
-def tweedie_point(p, t, a_, pw, dev):
+def _tweedie(p, t, pw, dev):
     a = 1.0 - pw
     b = 2.0 - pw
     ea = 1.0 if a == 0 else math.exp(a * p)
@@ -55,7 +56,14 @@ def tweedie_point(p, t, a_, pw, dev):
         lo = t1 - t2
         gr = eb - ya
         he = b * eb - a * ya
-    if dev != 0:
+        if lo != lo and p == p and t == t:
+            # inf - inf: the larger exponent's term wins (see csrc/glm_impl.h)
+            sp = b if p > 0 else -t * a
+            sg = 1.0 if p > 0 else -t
+            lo = math.copysign(math.inf, sp)
+            gr = math.copysign(math.inf, sg)
+            he = math.copysign(math.inf, sp)
+    if dev:
         if pw == 0:
             c = 0.0
         elif a == 0:
@@ -76,5 +84,35 @@ def exponential_point(p, t, a, p0, p1):
     return u + v, v - u, u + v
 
 
-NAMES = ("poisson", "gamma", "tweedie", "exponential")
+@numba.njit(cache=True)
+def poisson_point(p, t, a, p0, p1):
+    return _poisson(p, t, False)
+
+
+@numba.njit(cache=True)
+def poisson_dev_point(p, t, a, p0, p1):
+    return _poisson(p, t, True)
+
+
+@numba.njit(cache=True)
+def gamma_point(p, t, a, p0, p1):
+    return _gamma(p, t, False)
+
+
+@numba.njit(cache=True)
+def gamma_dev_point(p, t, a, p0, p1):
+    return _gamma(p, t, True)
+
+
+@numba.njit(cache=True)
+def tweedie_point(p, t, a, pw, p1):
+    return _tweedie(p, t, pw, False)
+
+
+@numba.njit(cache=True)
+def tweedie_dev_point(p, t, a, pw, p1):
+    return _tweedie(p, t, pw, True)
+
+
+NAMES = ("poisson", "poisson_dev", "gamma", "gamma_dev", "tweedie", "tweedie_dev", "exponential")
 instantiate(EW_TEMPLATE, NAMES, globals(), __file__)

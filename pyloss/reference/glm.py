@@ -49,6 +49,15 @@ def tweedie(raw, target, aux=None, power=1.5, deviance=False):
         l = eb / b - ya / a
         g = eb - ya
         h = b * eb - a * ya
+        # both exponentials overflowed (inf - inf): the term with the larger
+        # exponent wins, e^{br} for raw > 0 and y e^{ar} for raw < 0
+        both = np.isnan(l) & ~np.isnan(raw) & ~np.isnan(y)
+        if both.any():
+            sp = np.where(raw > 0, b, -y * a)
+            sg = np.where(raw > 0, 1.0, -y)
+            l = np.where(both, np.copysign(np.inf, sp), l)
+            g = np.where(both, np.copysign(np.inf, sg), g)
+            h = np.where(both, np.copysign(np.inf, sp), h)
         c = np.power(np.maximum(y, 0.0), b) / (a * b)
     if deviance:
         return 2.0 * (l + c), 2.0 * g, 2.0 * h
