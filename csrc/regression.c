@@ -1,4 +1,4 @@
-/* regression.c -- mse, mae, huber, smooth_l1, log_cosh, quantile. */
+/* regression.c -- mse, mae, huber, smooth_l1, log_cosh, quantile, pseudo_huber, fair, expectile. */
 #include "pyloss.h"
 #include "elementwise.h"
 

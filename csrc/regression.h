@@ -11,3 +11,9 @@ double pl_log_cosh_f32(int64_t n, const float *pred, const float *target, const 
 double pl_log_cosh_f64(int64_t n, const double *pred, const double *target, const double *weight, const double *aux, double p0, double p1, double scale, double *loss, double *grad, double *hess, int nthreads);
 double pl_quantile_f32(int64_t n, const float *pred, const float *target, const float *weight, const float *aux, double p0, double p1, double scale, float *loss, float *grad, float *hess, int nthreads);
 double pl_quantile_f64(int64_t n, const double *pred, const double *target, const double *weight, const double *aux, double p0, double p1, double scale, double *loss, double *grad, double *hess, int nthreads);
+double pl_pseudo_huber_f32(int64_t n, const float *pred, const float *target, const float *weight, const float *aux, double p0, double p1, double scale, float *loss, float *grad, float *hess, int nthreads);
+double pl_pseudo_huber_f64(int64_t n, const double *pred, const double *target, const double *weight, const double *aux, double p0, double p1, double scale, double *loss, double *grad, double *hess, int nthreads);
+double pl_fair_f32(int64_t n, const float *pred, const float *target, const float *weight, const float *aux, double p0, double p1, double scale, float *loss, float *grad, float *hess, int nthreads);
+double pl_fair_f64(int64_t n, const double *pred, const double *target, const double *weight, const double *aux, double p0, double p1, double scale, double *loss, double *grad, double *hess, int nthreads);
+double pl_expectile_f32(int64_t n, const float *pred, const float *target, const float *weight, const float *aux, double p0, double p1, double scale, float *loss, float *grad, float *hess, int nthreads);
+double pl_expectile_f64(int64_t n, const double *pred, const double *target, const double *weight, const double *aux, double p0, double p1, double scale, double *loss, double *grad, double *hess, int nthreads);

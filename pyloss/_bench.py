@@ -246,6 +246,17 @@ def explog_counts(name, arrays, opts):
         return size[0] + size[1], size[0] + size[1]
     if name in ("dice", "iou", "tversky", "generalized_dice"):
         return (size[0], 0) if opts.get("from_logits") else (0, 0)
+    if name in ("poisson", "gamma", "tweedie", "exponential"):
+        # one exp (tweedie: two, e^{(1-p)r} and e^{(2-p)r}, outside sklearn's
+        # special powers 0, 1, 2); the deviance adds log(target)
+        p = opts.get("power", 1.5)
+        n_exp = 2 * size[0] if name == "tweedie" and p not in (0, 1, 2) else size[0]
+        n_log = size[0] if opts.get("deviance") else 0
+        if name == "tweedie" and opts.get("deviance") and p not in (0, 1, 2):
+            n_exp += size[0]   # max(y, 0)^(2-p) = exp((2-p) log y)
+        return n_exp, n_log
+    if name == "fair":
+        return 0, size[0]
     if name == "focal_smooth_l1":
         return (2 if general else 1) * size[0], (2 if general else 1) * size[0]
     return 0, 0
@@ -655,7 +666,76 @@ def _f_focal_smooth_l1(ns, o):
     return f
 
 
+def _f_poisson(ns, o):
+    dev = o["deviance"]
+
+    def f(x, y):
+        mu = ns.exp(x)
+        if dev:
+            return ns.mean(2 * (ns.xlogy(y, y) - y * x - y + mu))
+        return ns.mean(mu - y * x)
+    return f
+
+
+def _f_gamma(ns, o):
+    dev = o["deviance"]
+
+    def f(x, y):
+        ye = y * ns.exp(-x)
+        if dev:
+            return ns.mean(2 * (x - ns.log(y) + ye - 1))
+        return ns.mean(x + ye)
+    return f
+
+
+def _f_tweedie(ns, o):
+    p, dev = o["power"], o["deviance"]
+
+    def f(x, y):
+        if p == 0:
+            l, c = 0.5 * (ns.exp(x) - y) ** 2, 0.0
+        elif p == 1:
+            l, c = ns.exp(x) - y * x, ns.xlogy(y, y) - y
+        elif p == 2:
+            l, c = x + y * ns.exp(-x), -ns.log(y) - 1
+        else:
+            l = ns.exp((2 - p) * x) / (2 - p) - y * ns.exp((1 - p) * x) / (1 - p)
+            c = ns.relu(y) ** (2 - p) / ((1 - p) * (2 - p))
+        return ns.mean(2 * (l + c) if dev else l)
+    return f
+
+
+def _f_exponential(ns, o):
+    return lambda x, y: ns.mean(y * ns.exp(-x) + (1 - y) * ns.exp(x))
+
+
+def _f_pseudo_huber(ns, o):
+    d = o["delta"]
+    return lambda p, t: ns.mean(d * d * (ns.sqrt(1 + ((p - t) / d) ** 2) - 1))
+
+
+def _f_fair(ns, o):
+    c = o["c"]
+
+    def f(p, t):
+        x = ns.abs(p - t) / c
+        return ns.mean(c * c * (x - ns.log1p(x)))
+    return f
+
+
+def _f_expectile(ns, o):
+    tau = o["tau"]
+
+    def f(p, t):
+        u = t - p
+        return ns.mean(ns.where(u < 0, 1 - tau, tau) * u * u)
+    return f
+
+
 _FORMULAS = {
+    "poisson": _f_poisson, "gamma": _f_gamma, "tweedie": _f_tweedie,
+    "exponential": _f_exponential, "pseudo_huber": _f_pseudo_huber, "fair": _f_fair,
+    "expectile": _f_expectile,
     "mse": _f_mse, "mae": _f_mae, "huber": _f_huber, "smooth_l1": _f_smooth_l1,
     "log_cosh": _f_log_cosh, "quantile": _f_quantile, "cross_entropy": _f_cross_entropy,
     "softmax_focal": _f_softmax_focal, "binary_cross_entropy": _f_binary_cross_entropy,
@@ -816,6 +896,10 @@ def _sklearn_peer(name, arrays, o, threads):
         L = skl.PinballLoss(quantile=o["q"])
     elif name == "binary_cross_entropy_with_logits" and o.get("pos_weight") is None:
         L = skl.HalfBinomialLoss()
+    elif name in ("poisson", "gamma", "tweedie", "exponential") and not o.get("deviance"):
+        L = {"poisson": skl.HalfPoissonLoss, "gamma": skl.HalfGammaLoss,
+             "exponential": skl.ExponentialLoss}.get(name)
+        L = L() if L is not None else skl.HalfTweedieLoss(power=o["power"])
     elif name == "cross_entropy" and p.ndim == 2 and t.dtype.kind in "iu" \
             and o.get("label_smoothing", 0.0) == 0.0 and (t >= 0).all():
         L = skl.HalfMultinomialLoss(n_classes=p.shape[1])

@@ -66,6 +66,9 @@ class Loss:
     """
 
     reductions = D.REDUCTIONS
+    # pyloss._boostfacts.BoostFacts for losses usable as boosting objectives
+    # (layout, library profiles, init score); set by the loss definitions.
+    boosting = None
 
     def __init__(self, name, family, inputs, diff, options, doc, hessian=True, example=None):
         self.name = name

@@ -1,4 +1,6 @@
 """Cases for the regression family (see conftest.Case)."""
+import math
+
 import numpy as np
 
 from conftest import Case
@@ -47,4 +49,16 @@ CASES = {
                      hand=[(([0.0, 0.0], [1.0, -1.0]), {"q": 0.9}, "sum", 1.0,
                             "u=1: 0.9*1; u=-1: (0.9-1)*(-1) = 0.1")],
                      **_COMMON),
+    "pseudo_huber": Case(_make, option_sets=[{}, {"delta": 0.3}, {"delta": 2.5}],
+                         hand=[(([3.0], [0.0]), {"delta": 4.0}, "sum", 4.0,
+                                "16 (sqrt(1 + 9/16) - 1) = 16 (5/4 - 1)")],
+                         **_COMMON),
+    "fair": Case(_make, option_sets=[{}, {"c": 0.3}, {"c": 2.5}],
+                 hand=[(([2.0], [0.0]), {"c": 2.0}, "sum", 4.0 * (1.0 - math.log(2.0)),
+                        "c^2 (x - log(1 + x)), x = |r|/c = 1: 4 (1 - log 2)")],
+                 **_COMMON),
+    "expectile": Case(_make, option_sets=[{}, {"tau": 0.1}, {"tau": 0.9}], fd_ok=_away_from(),
+                      hand=[(([0.0, 0.0], [1.0, -1.0]), {"tau": 0.9}, "sum", 1.0,
+                             "u=1: 0.9*1^2; u=-1: (1-0.9)*(-1)^2 = 0.1")],
+                      **_COMMON),
 }

@@ -552,3 +552,43 @@ def smooth_labels(target, num_classes, *, epsilon=0.1, dtype=None):
         raise PylossTypeError(f"dtype: expected a float dtype, got {odt}")
     y64 = y.astype(np.float64)
     return ((1.0 - eps) * y64 + eps / K).astype(odt, copy=False)
+
+
+# ------------------------------------------------------------------ boosting facts
+# Sources of the profiles: XGBoost src/objective/regression_loss.h
+# (LogisticClassification: grad p - y, hess max(p(1-p), 1e-16), then times the
+# weight) and src/objective/multiclass_obj.cu (softprob: grad (p - y) w,
+# hess max(2 p (1-p) w, 1e-16)); LightGBM src/objective/binary_objective.hpp
+# (sigmoid 1: grad p - y, hess p(1-p), times the weight) and
+# multiclass_objective.hpp (factor K/(K-1): hess factor p (1-p), times the weight).
+from .._boostfacts import (BoostFacts as _BF, Profile as _P,  # noqa: E402
+                           init_logit_mean as _logit_mean, init_log_prior as _log_prior,
+                           init_newton as _newton, init_softmax_newton as _softmax_newton,
+                           sigmoid_focal_surrogate as _sf_h, softmax_focal_surrogate as _smf_h)
+
+
+def _plain_bce(opts):
+    if opts.get("pos_weight") is not None:
+        raise PylossValueError("pos_weight: the built-in binary objectives have none "
+                               "(use sample weights: scale_pos_weight / is_unbalance)")
+
+
+def _plain_ce(opts):
+    if opts.get("weight") is not None or opts.get("label_smoothing", 0.0):
+        raise PylossValueError("weight/label_smoothing: the built-in multi-class objectives "
+                               "take neither (use sample weights)")
+
+
+binary_cross_entropy_with_logits.boosting = _BF(hess_min=0.0, init=_logit_mean, profiles={
+    "xgboost": _P("binary:logistic", floor=1e-16, check=_plain_bce,
+                  doc="grad p - y, hess max(p(1-p), 1e-16)"),
+    "lightgbm": _P("binary", check=_plain_bce, doc="grad p - y, hess p(1-p) (sigmoid=1)")})
+sigmoid_focal.boosting = _BF(hessian="surrogate", hess_min=-np.inf, init=_newton,
+                             surrogate=_sf_h)
+cross_entropy.boosting = _BF("multiclass", hess_min=0.0, init=_log_prior, profiles={
+    "xgboost": _P("multi:softprob", factor=lambda extra, K: 2.0, floor=1e-16, check=_plain_ce,
+                  doc="grad p - y, hess max(2 p(1-p) w, 1e-16)"),
+    "lightgbm": _P("multiclass", factor=lambda extra, K: K / (K - 1.0), check=_plain_ce,
+                   doc="grad p - y, hess K/(K-1) p(1-p)")})
+softmax_focal.boosting = _BF("multiclass", hessian="surrogate", hess_min=0.0,
+                             init=_softmax_newton, surrogate=_smf_h)

@@ -1,12 +1,16 @@
-"""Regression losses: mse, mae, huber, smooth_l1, log_cosh, quantile.
+"""Regression losses: mse, mae, huber, smooth_l1, log_cosh, quantile,
+pseudo_huber, fair, expectile.
 
 Each is an :class:`~pyloss._loss.ElementwiseLoss` over ``r = pred - target``:
 C kernel ``pl_<name>_<f32|f64>`` (csrc/regression_impl.h), Numba kernel
 ``pyloss._numba.regression.<name>_point`` and NumPy reference
 ``pyloss.reference.regression.<name>``.
 """
-from .._dispatch import opt_float
-from .._loss import ElementwiseLoss
+import numpy as np
+
+from .. import _dispatch as D
+from .._dispatch import PylossValueError, opt_float
+from .._loss import ElementwiseLoss, _EwCall
 
 _COMMON = """
     Parameters
@@ -140,17 +144,219 @@ def _quantile_params(opts):
     return q, 0.0, {"q": q}
 
 
-quantile = ElementwiseLoss("quantile", "regression", """Quantile (pinball) loss at level ``q``.
+def _quantile_levels(q):
+    """K >= 1 levels in (0, 1) as a 1-D float64 array (ValueError otherwise)."""
+    try:
+        lv = np.asarray(q, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise D.PylossTypeError(f"q: expected a level or a 1-D sequence of levels, got {q!r}") from None
+    if lv.ndim != 1 or lv.size == 0:
+        raise PylossValueError(f"q: expected a non-empty 1-D sequence of levels, got shape {lv.shape}")
+    bad = ~((lv > 0.0) & (lv < 1.0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise PylossValueError(f"q: expected every level in (0, 1), got {lv[i]!r} at index {i}")
+    return lv
+
+
+class _QuantileLoss(ElementwiseLoss):
+    """quantile: one level (elementwise) or K levels along pred's last axis."""
+
+    def _bind(self, arrays, opts):
+        q = opts["q"]
+        if np.ndim(q) == 0:
+            return ElementwiseLoss._bind(self, arrays, opts)
+        lv = _quantile_levels(q)
+        pred = D.float_input(arrays[0], "pred")
+        target = D.real_input(arrays[1], "target")
+        want = target.shape + (lv.size,)
+        if pred.shape != want:
+            raise PylossValueError(
+                f"pred: with {lv.size} levels q, pred must have shape target.shape + ({lv.size},) "
+                f"= {want}, got {pred.shape} (target shape {target.shape})")
+        c = _EwCall()
+        c.dtype = dt = D.compute_dtype(pred, target)
+        c.gdtype = D.grad_dtype(pred)
+        c.shape = pred.shape
+        c.p0, c.p1, c.ref_params = 0.0, 1.0, {"q": lv}
+        c.pred = D.contiguous(pred, dt)
+        c.target = D.contiguous(np.broadcast_to(target[..., None], pred.shape), dt)
+        c.aux = D.contiguous(np.broadcast_to(lv.astype(dt), pred.shape), dt)
+        w = opts["weight"]
+        if w is not None:
+            wa = D.real_input(w, "weight")
+            if wa.shape == target.shape:   # one weight per sample, on its K terms
+                wa = wa[..., None]
+            w = D.broadcast_weight(wa, pred.shape, dt)
+        c.weight = w
+        return c
+
+
+quantile = _QuantileLoss("quantile", "regression", """Quantile (pinball) loss at level ``q``, or at several levels.
 
     With ``u = target - pred``: ``l = max(q u, (q - 1) u)``, as
     ``sklearn.metrics.mean_pinball_loss(alpha=q)``.  Gradient ``-q`` where
     ``u > 0``, ``1 - q`` where ``u < 0`` and 0 at ``u = 0``; Hessian 0.
-""" + _HEAD + """    q : float in (0, 1) (default 0.5)
-        Quantile level (0.5 gives half the MAE).
+
+    Several levels in one call (XGBoost ``reg:quantileerror`` with a list of
+    ``quantile_alpha``): ``q`` a 1-D sequence of ``K`` levels and ``pred`` of
+    shape ``target.shape + (K,)``, column ``k`` predicting level ``q[k]``;
+    ``"none"`` keeps ``pred.shape`` and ``mean`` averages all ``N K`` terms.
+    A ``weight`` of ``target``'s shape weighs each sample's ``K`` terms; any
+    other ``weight`` must broadcast to ``pred.shape`` and weighs each term.
+
+""" + _HEAD + """    q : float or sequence of float, default 0.5
+        Level in ``(0, 1)`` (0.5 is half the MAE), or a 1-D sequence of ``K``
+        levels in ``(0, 1)`` (then ``pred`` has shape ``target.shape + (K,)``).
 """ + _REST + """
     Examples
     --------
     >>> import pyloss as pl
     >>> float(pl.quantile([0.0, 0.0], [1.0, -1.0], q=0.9))  # (0.9 + 0.1) / 2
     0.5
+    >>> pl.quantile([[0.0, 0.0]], [1.0], q=[0.1, 0.9], reduction="none")
+    array([[0.1, 0.9]])
     """, params=_quantile_params, extra_options={"q": 0.5})
+
+
+def _pseudo_huber_params(opts):
+    delta = opt_float("delta", opts["delta"], lo=0.0, lo_open=True)
+    if not delta < float("inf"):
+        raise PylossValueError(f"delta: expected a finite value > 0, got {opts['delta']!r}")
+    return delta, 1.0 / delta, {"delta": delta}
+
+
+pseudo_huber = ElementwiseLoss("pseudo_huber", "regression", """Pseudo-Huber loss, ``l = delta**2 (sqrt(1 + (r/delta)**2) - 1)``.
+
+    A smooth Huber: ``r**2 / 2`` for small ``|r|``, ``delta (|r| - delta)``
+    for large.  XGBoost ``reg:pseudohubererror`` with ``huber_slope = delta``
+    (same gradient ``r / s`` and Hessian ``1 / s**3``, ``s = sqrt(1 +
+    (r/delta)**2)``; XGBoost's Hessian is ``delta**2 / ((delta**2 + r**2) s)``,
+    the same number).  Evaluated as ``r**2 / (1 + s)`` (scaled so it cannot
+    overflow), which keeps full relative precision as ``r -> 0`` in float32
+    where the textbook form cancels to 0.
+
+    Parameters
+    ----------
+    pred : array_like, float16/32/64
+        Predictions, any shape.
+    target : array_like
+        Targets of the same shape (integers are cast to the prediction dtype).
+    delta : float, default 1.0
+        Transition scale, finite and ``> 0``.
+""" + _REST + """
+    Examples
+    --------
+    >>> import pyloss as pl
+    >>> float(pl.pseudo_huber([3.0], [0.0], delta=4.0))  # 16 (sqrt(1 + 9/16) - 1)
+    4.0
+
+    References
+    ----------
+    Charbonnier et al., "Deterministic edge-preserving regularization in
+    computed imaging", IEEE Trans. Image Process. 6, 1997; XGBoost
+    ``src/objective/regression_obj.cu`` (``PseudoHuberRegression``).
+    """, params=_pseudo_huber_params, extra_options={"delta": 1.0})
+
+
+def _fair_params(opts):
+    c = opt_float("c", opts["c"], lo=0.0, lo_open=True)
+    if not c < float("inf"):
+        raise PylossValueError(f"c: expected a finite value > 0, got {opts['c']!r}")
+    return c, 1.0 / c, {"c": c}
+
+
+fair = ElementwiseLoss("fair", "regression", """Fair loss, ``l = c**2 (|r|/c - log(1 + |r|/c))``.
+
+    LightGBM ``fair`` with ``fair_c = c``: gradient ``c r / (|r| + c)``,
+    Hessian ``c**2 / (|r| + c)**2`` (LightGBM ``RegressionFairLoss``).
+    ``x - log1p(x)`` is evaluated by a series in ``s = x / (2 + x)`` for
+    ``x <= 1`` (no cancellation: full float32 relative precision for small
+    ``|r|``).
+
+    Parameters
+    ----------
+    pred : array_like, float16/32/64
+        Predictions, any shape.
+    target : array_like
+        Targets of the same shape (integers are cast to the prediction dtype).
+    c : float, default 1.0
+        Scale, finite and ``> 0``; the loss is quadratic (``r**2 / 2``) for
+        ``|r| << c`` and linear (``c |r|``) for ``|r| >> c``.
+""" + _REST + """
+    Examples
+    --------
+    >>> import pyloss as pl
+    >>> round(float(pl.fair([2.0], [0.0], c=2.0)), 12)  # 4 (1 - log 2)
+    1.22741127776
+
+    References
+    ----------
+    Fair, "On the robust estimation of econometric models", Ann. Econ. Social
+    Meas. 3, 1974; LightGBM ``src/objective/regression_objective.hpp``
+    (``RegressionFairLoss``).
+    """, params=_fair_params, extra_options={"c": 1.0})
+
+
+def _expectile_params(opts):
+    tau = opt_float("tau", opts["tau"], lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    return tau, 0.0, {"tau": tau}
+
+
+expectile = ElementwiseLoss("expectile", "regression", """Expectile loss, ``l = |tau - 1[u < 0]| u**2`` with ``u = target - pred``.
+
+    Asymmetric least squares: the minimiser is the ``tau``-expectile
+    (``tau = 0.5`` is half the MSE).  Gradient ``-2 w u``, Hessian ``2 w``
+    with ``w = tau`` for ``u >= 0`` and ``1 - tau`` for ``u < 0`` (at
+    ``u = 0`` the weight is ``tau``: gradient 0, Hessian ``2 tau``).
+
+    Parameters
+    ----------
+    pred : array_like, float16/32/64
+        Predictions, any shape.
+    target : array_like
+        Targets of the same shape (integers are cast to the prediction dtype).
+    tau : float, default 0.5
+        Expectile level in ``(0, 1)``.
+""" + _REST + """
+    Examples
+    --------
+    >>> import pyloss as pl
+    >>> float(pl.expectile([0.0, 0.0], [1.0, -1.0], tau=0.9, reduction="sum"))  # 0.9 + 0.1
+    1.0
+
+    References
+    ----------
+    Newey & Powell, "Asymmetric least squares estimation and testing",
+    Econometrica 55, 1987.
+    """, params=_expectile_params, extra_options={"tau": 0.5})
+
+# ------------------------------------------------------------------ boosting facts
+# Sources of the profiles: XGBoost src/objective/regression_loss.h
+# (LinearSquareLoss: grad predt - label, hess 1); LightGBM
+# src/objective/regression_objective.hpp (RegressionL2loss: diff, 1;
+# RegressionHuberLoss: clip(diff, +-alpha), hess 1; RegressionL1loss and
+# RegressionQuantileloss: IsRenewTreeOutput() -> leaves re-fitted to the
+# weighted percentile of the residuals after each tree).
+from .._boostfacts import (BoostFacts as _BF, Profile as _P, init_mean as _mean,  # noqa: E402
+                           init_median as _median, init_quantile as _quantile,
+                           init_newton as _newton)
+
+_REFIT = ("{lib}'s {b} re-fits every leaf to a weighted percentile of the residuals after the "
+          "tree is grown (RenewTreeOutput / UpdateTreeLeaf), which a custom objective cannot do, "
+          "so no gradient/Hessian convention reproduces its model")
+
+mse.boosting = _BF(hess_min=2.0, init=_mean, profiles={
+    "xgboost": _P("reg:squarederror", scale=0.5, doc="half squared error: grad r, hess 1"),
+    "lightgbm": _P("regression", scale=0.5, doc="half squared error: grad r, hess 1")})
+mae.boosting = _BF(hessian="zero", hess_min=0.0, init=_median, profiles={
+    "xgboost": _P("reg:absoluteerror", refit=_REFIT.format(lib="XGBoost", b="reg:absoluteerror")),
+    "lightgbm": _P("regression_l1", refit=_REFIT.format(lib="LightGBM", b="regression_l1"))})
+huber.boosting = _BF(hess_min=0.0, init=_newton, profiles={
+    "lightgbm": _P("huber", hess="one",
+                   doc="grad clip(r, -delta, delta), hess 1 everywhere (alpha = delta)")})
+smooth_l1.boosting = _BF(hess_min=0.0, init=_newton)
+log_cosh.boosting = _BF(hess_min=0.0, init=_newton)
+quantile.boosting = _BF(hessian="zero", hess_min=0.0, init=_quantile, profiles={
+    "xgboost": _P("reg:quantileerror", refit=_REFIT.format(lib="XGBoost", b="reg:quantileerror")),
+    "lightgbm": _P("quantile", refit=_REFIT.format(lib="LightGBM", b="quantile"))})

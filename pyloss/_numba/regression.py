@@ -68,7 +68,9 @@ def log_cosh_point(p, t, a, p0, p1):
 
 
 @numba.njit(cache=True)
-def quantile_point(p, t, a, q, p1):
+def quantile_point(p, t, a, q0, p1):
+    # p1 != 0: several levels, this element's level is the auxiliary input
+    q = a if p1 != 0 else q0
     u = t - p
     if u > 0:
         return q * u, -q, 0.0
@@ -77,5 +79,48 @@ def quantile_point(p, t, a, q, p1):
     return (q - 1.0) * u, u * 0.0, 0.0
 
 
-NAMES = ("mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile")
+@numba.njit(cache=True)
+def pseudo_huber_point(p, t, a, delta, inv_delta):
+    # l = delta |r| (|x| / (1 + s)), s = sqrt(1 + x^2): no cancellation, no
+    # overflow (see csrc/regression_impl.h)
+    r = p - t
+    ax = abs(r) * inv_delta
+    if ax > 1.0:
+        s = ax * math.sqrt(1.0 + (1.0 / ax) ** 2)
+    else:
+        s = math.sqrt(1.0 + ax * ax)
+    i = 1.0 / s
+    return delta * abs(r) * (ax / (1.0 + s)), r / s, i * i * i
+
+
+@numba.njit(cache=True)
+def _x_minus_log1p(x):
+    # x - log1p(x) = x s - 2 s^3 (1/3 + s^2/5 + ...), s = x / (2 + x), x <= 1
+    if x > 1.0:
+        return x - math.log1p(x)
+    s = x / (2.0 + x)
+    z = s * s
+    q = 0.0
+    for k in range(17, 0, -1):
+        q = q * z + 1.0 / (2 * k + 1)
+    return x * s - 2.0 * (s * z) * q
+
+
+@numba.njit(cache=True)
+def fair_point(p, t, a, c, inv_c):
+    r = p - t
+    ar = abs(r)
+    q = c / (ar + c)
+    return c * c * _x_minus_log1p(ar * inv_c), q * r, q * q
+
+
+@numba.njit(cache=True)
+def expectile_point(p, t, a, tau, p1):
+    u = t - p
+    w = 1.0 - tau if u < 0 else tau
+    return w * u * u, -2.0 * w * u, 2.0 * w
+
+
+NAMES = ("mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile", "pseudo_huber", "fair",
+         "expectile")
 instantiate(EW_TEMPLATE, NAMES, globals(), __file__)

@@ -52,7 +52,41 @@ def log_cosh(pred, target, aux=None):
 
 
 def quantile(pred, target, aux=None, q=0.5):
+    # several levels: q is an array broadcast against pred (last axis)
+    q = np.asarray(q, np.float64)
     u = target - pred
     l = np.maximum(q * u, (q - 1.0) * u)
     g = np.where(u > 0, -q, np.where(u < 0, 1.0 - q, u * 0.0))
     return l, g, np.zeros_like(u)
+
+
+def pseudo_huber(pred, target, aux=None, delta=1.0):
+    # delta^2 (sqrt(1 + x^2) - 1) = r^2 / (1 + s) with s = sqrt(1 + x^2)
+    # (= hypot(1, x)): no cancellation for small r, no overflow for large
+    r = pred - target
+    ax = np.abs(r) / delta
+    s = np.hypot(1.0, ax)
+    return delta * np.abs(r) * (ax / (1.0 + s)), r / s, 1.0 / s ** 3
+
+
+def _x_minus_log1p(x):
+    """x - log1p(x) for x >= 0: the atanh series below 1 (see csrc)."""
+    s = x / (2.0 + x)
+    z = s * s
+    q = np.zeros_like(x)
+    for k in range(17, 0, -1):
+        q = q * z + 1.0 / (2 * k + 1)
+    return np.where(x <= 1.0, x * s - 2.0 * (s * z) * q, x - np.log1p(x))
+
+
+def fair(pred, target, aux=None, c=1.0):
+    r = pred - target
+    a = np.abs(r)
+    q = c / (a + c)
+    return c * c * _x_minus_log1p(a / c), q * r, q * q
+
+
+def expectile(pred, target, aux=None, tau=0.5):
+    u = target - pred
+    w = np.where(u < 0, 1.0 - tau, tau)
+    return w * u * u, -2.0 * w * u, 2.0 * w

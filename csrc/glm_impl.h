@@ -1,0 +1,160 @@
+/* glm_impl.h -- point functions of the GLM family (log-link "half" deviances
+ * of sklearn._loss and the exponential loss), included once per dtype by
+ * glm.c (see pl_type.h).  p = raw (link space), t = target y.
+ *
+ * Values, gradients and Hessians follow sklearn/_loss/_loss.pyx.tp term for
+ * term (closs_* and cgrad_hess_* there), so they agree to rounding.  Where sklearn
+ * would form 0 * inf (a zero target times an overflowed exponential, only
+ * for |raw| beyond the double range of exp) the term is 0 here, which is the
+ * value of the limit; every select below is branch-free so the loops
+ * vectorise.  The *_dev kernels return the unit deviance
+ * 2 (loss + constant_to_optimal_zero) instead (deviance=True: pyloss picks
+ * the kernel, so the plain loops never evaluate log(target)). */
+
+/* y * e with 0 * anything = 0 (y = 0 makes the term vanish exactly). */
+PL_INLINE T PL_NAME(glm_ymul)(T y, T e)
+{
+    return y == (T)0 ? (T)0 : y * e;
+}
+
+/* Poisson: l = e^r - y r, g = e^r - y, h = e^r.  Deviance:
+ * 2 (y log(y / mu) - y + mu) = 2 (y (log y - r) + (e^r - y)), 0 at mu = y. */
+PL_INLINE void PL_NAME(poisson_core)(T p, T t, const int dev, T *l, T *g, T *h)
+{
+    T e = PL_EXP(p);
+    T gr = e - t;
+    if (dev) {
+        T ylog = t > (T)0 ? t * (PL_LOG(t) - p) : (T)0;
+        *l = (T)2 * (ylog + gr);
+        *g = (T)2 * gr;
+        *h = (T)2 * e;
+    } else {
+        *l = e - PL_NAME(glm_ymul)(t, p);
+        *g = gr;
+        *h = e;
+    }
+}
+PL_INLINE void PL_NAME(poisson_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(poisson_core)(p, t, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(poisson_dev_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(poisson_core)(p, t, 1, l, g, h);
+}
+PL_EW_KERNEL(poisson)
+PL_EW_KERNEL(poisson_dev)
+
+/* Gamma: l = r + y e^-r, g = 1 - y e^-r, h = y e^-r.  Deviance:
+ * 2 (log(mu / y) + y / mu - 1) = 2 ((r - log y) + (y e^-r - 1)). */
+PL_INLINE void PL_NAME(gamma_core)(T p, T t, const int dev, T *l, T *g, T *h)
+{
+    T ye = t * PL_EXP(-p);
+    if (dev) {
+        *l = (T)2 * ((p - PL_LOG(t)) + (ye - (T)1));
+        *g = (T)2 * ((T)1 - ye);
+        *h = (T)2 * ye;
+    } else {
+        *l = p + ye;
+        *g = (T)1 - ye;
+        *h = ye;
+    }
+}
+PL_INLINE void PL_NAME(gamma_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(gamma_core)(p, t, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(gamma_dev_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    PL_NAME(gamma_core)(p, t, 1, l, g, h);
+}
+PL_EW_KERNEL(gamma)
+PL_EW_KERNEL(gamma_dev)
+
+/* Tweedie with power pw, a = 1 - pw, b = 2 - pw:
+ *   l = e^{br}/b - y e^{ar}/a   (pw = 1: e^r - y r; pw = 2: r + y e^-r;
+ *                                pw = 0: (e^r - y)^2 / 2, sklearn's forms)
+ *   g = e^{br} - y e^{ar}       (pw = 0: e^r (e^r - y), as sklearn)
+ *   h = b e^{br} - a y e^{ar}   (pw = 0: e^r (2 e^r - y))
+ * An exponent that is 0 gives exactly 1 (not exp(0 * inf)).  Deviance adds
+ * sklearn's constant_to_optimal_zero: max(y, 0)^b / (a b), or y log y - y
+ * (pw = 1), -log y - 1 (pw = 2), 0 (pw = 0); then doubles. */
+PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, T *h)
+{
+    const T a = (T)1 - pw, b = (T)2 - pw;
+    T ea = a == (T)0 ? (T)1 : PL_EXP(a * p);
+    T eb = b == (T)0 ? (T)1 : PL_EXP(b * p);
+    T ya = PL_NAME(glm_ymul)(t, ea);
+    T lo, gr, he;
+    if (pw == (T)0) {
+        /* sklearn's HalfSquaredError on y_pred = e^r: here ea = e^r */
+        T d = ea - t;
+        lo = (T)0.5 * d * d;
+        gr = ea * d;
+        he = ea * ((T)2 * ea - t);
+    } else {
+        T t1 = b == (T)0 ? p : eb / b;
+        T t2 = a == (T)0 ? PL_NAME(glm_ymul)(t, p) : ya / a;
+        lo = t1 - t2;
+        gr = eb - ya;
+        he = b * eb - a * ya;
+        /* Both exponentials overflowed (pw < 1 or pw > 2, |raw| beyond
+         * ~700/|pw|): inf - inf.  The term with the larger exponent wins,
+         * e^{br} for raw > 0 and y e^{ar} for raw < 0, so the exact value is
+         * infinite with that term's sign (sklearn gives nan here). */
+        int both = (lo != lo) & (p == p) & (t == t);
+        T sp = p > (T)0 ? b : -t * a;                /* sign of l and of h */
+        T sg = p > (T)0 ? (T)1 : -t;                 /* sign of g */
+        lo = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
+        gr = both ? PL_COPYSIGN((T)INFINITY, sg) : gr;
+        he = both ? PL_COPYSIGN((T)INFINITY, sp) : he;
+    }
+    if (dev) {
+        T c;
+        if (pw == (T)0)
+            c = (T)0;
+        else if (a == (T)0)
+            c = t > (T)0 ? t * PL_LOG(t) - t : (T)0;
+        else if (b == (T)0)
+            c = -PL_LOG(t) - (T)1;
+        else
+            c = t > (T)0 ? PL_EXP(b * PL_LOG(t)) / (a * b) : (T)0;
+        lo = (T)2 * (lo + c);
+        gr = (T)2 * gr;
+        he = (T)2 * he;
+    }
+    *l = lo;
+    *g = gr;
+    *h = he;
+}
+PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p1;
+    PL_NAME(tweedie_core)(p, t, pw, 0, l, g, h);
+}
+PL_INLINE void PL_NAME(tweedie_dev_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p1;
+    PL_NAME(tweedie_core)(p, t, pw, 1, l, g, h);
+}
+PL_EW_KERNEL(tweedie)
+PL_EW_KERNEL(tweedie_dev)
+
+/* Exponential (AdaBoost): l = y e^-r + (1 - y) e^r, g = -y e^-r + (1 - y) e^r,
+ * h = l.  As sklearn: e = e^r and y / e; a vanishing factor (y = 0 or
+ * y = 1) zeroes its term even where e over/underflows. */
+PL_INLINE void PL_NAME(exponential_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    T e = PL_EXP(p);
+    T u = t == (T)0 ? (T)0 : t / e;
+    T v = PL_NAME(glm_ymul)((T)1 - t, e);
+    *l = u + v;
+    *g = v - u;
+    *h = u + v;
+}
+PL_EW_KERNEL(exponential)

@@ -1,0 +1,74 @@
+"""Cases for the GLM family (see conftest.Case).
+
+Hand values are evaluated from the defining formulas of SPEC 6.1 (the same
+formulas as scikit-learn's sklearn/_loss/loss.py docstrings), with the
+arithmetic spelled out in each `why`.
+"""
+import math
+
+import numpy as np
+
+from conftest import Case
+
+
+def _raw(rng, shape, dtype):
+    return (0.5 * rng.standard_normal(shape)).astype(dtype)
+
+
+def _counts(rng, shape, dtype):
+    raw = _raw(rng, shape, dtype)
+    return (raw, np.asarray(rng.poisson(np.exp(raw.astype(np.float64)))).astype(dtype)), {}
+
+
+# targets >= 0.5: still positive after the generic integer test's rint(3 y)
+def _positive(rng, shape, dtype):
+    raw = _raw(rng, shape, dtype)
+    return (raw, np.asarray(rng.gamma(2.0, 0.5 * np.exp(raw.astype(np.float64)))).astype(dtype) + dtype.type(0.5)), {}
+
+
+def _binary(rng, shape, dtype):
+    raw = _raw(rng, shape, dtype)
+    y = np.asarray(rng.random(shape) < 0.5).astype(dtype)
+    return (raw, y), {}
+
+
+def _glm_weight(rng, arrays, opts):
+    return rng.uniform(0.25, 2.0, np.shape(arrays[0])).astype(arrays[0].dtype)
+
+
+# raw may be any value in [-40, 40] (exp stays finite in float32 too);
+# targets come from make (they must stay in the loss's domain).
+_BOUNDS = {0: (-40.0, 40.0)}
+_COMMON = dict(int_castable=(1,), hyp_bounds=_BOUNDS, weight=_glm_weight)
+
+CASES = {
+    "poisson": Case(_counts, option_sets=[{}, {"deviance": True}],
+                    hand=[(([0.0, math.log(2.0)], [0.0, 3.0]), {}, "sum", 3.0 - 3.0 * math.log(2.0),
+                           "e^r - y r: (1 - 0) + (2 - 3 log 2)"),
+                          (([0.0, math.log(2.0)], [0.0, 3.0]), {"deviance": True}, "sum",
+                           2.0 * (1.0 + 3.0 * math.log(1.5) - 1.0),
+                           "2 (y log(y/mu) - y + mu): 2 (0 - 0 + 1) + 2 (3 log(3/2) - 3 + 2)")],
+                    **_COMMON),
+    "gamma": Case(_positive, option_sets=[{}, {"deviance": True}],
+                  hand=[(([0.0, math.log(2.0)], [1.0, 1.0]), {}, "sum", 1.5 + math.log(2.0),
+                         "r + y e^-r: (0 + 1) + (log 2 + 1/2)"),
+                        (([0.0, math.log(2.0)], [1.0, 1.0]), {"deviance": True}, "sum",
+                         2.0 * (math.log(2.0) - 0.5),
+                         "2 (log(mu/y) + y/mu - 1): 0 + 2 (log 2 + 1/2 - 1)")],
+                  **_COMMON),
+    # targets > 0 so that every power is valid (zero targets: tests/test_glm.py)
+    "tweedie": Case(_positive, option_sets=[{}, {"power": 0.0}, {"power": 2.0}, {"power": 3.0},
+                                            {"power": -1.0, "deviance": True}],
+                    hand=[(([0.0, 0.0], [0.0, 2.0]), {"power": 1.5}, "sum", 8.0,
+                           "e^{r/2}/(1/2) - y e^{-r/2}/(-1/2) at r = 0: (2 + 0) + (2 + 4)"),
+                          (([0.0], [2.0]), {"power": 3.0}, "sum", -1.0 + 1.0,
+                           "p=3: e^{-r}/(-1) - y e^{-2r}/(-2) at r = 0, y = 2: -1 + 1"),
+                          (([math.log(2.0)], [1.0]), {"power": 0.0}, "sum", 0.5,
+                           "p=0: (e^r - y)^2 / 2 = (2 - 1)^2 / 2")],
+                    **_COMMON),
+    "exponential": Case(_binary,
+                        hand=[(([0.0, math.log(2.0)], [1.0, 0.0]), {}, "sum", 3.0,
+                               "y e^-r + (1 - y) e^r: 1 + 2")],
+                        # no int_castable: the generic test scales targets by 3
+                        hyp_bounds=_BOUNDS, weight=_glm_weight),
+}
