@@ -5,3 +5,4 @@ from . import embedding  # noqa: F401
 from . import generative  # noqa: F401
 from . import segmentation  # noqa: F401
 from . import combination  # noqa: F401
+from . import metric  # noqa: F401
