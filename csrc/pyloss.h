@@ -28,5 +28,6 @@
 #include "generative.h"
 #include "segmentation.h"
 #include "combination.h"
+#include "metric.h"
 
 #endif

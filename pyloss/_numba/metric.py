@@ -28,8 +28,8 @@ def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
         v = inv_t * np.float64(S[i, j])
         if v > m:
             m = v
-    if m == -np.inf or m != m:
-        m = 0.0 if m == -np.inf else m
+    if not math.isfinite(m):
+        m = 0.0      # as the reference: a row of -inf or inf gives nan/inf, not an exception
     sp = inv_t * np.float64(S[i, p])
     acc = 0.0
     for j in range(k):
@@ -77,6 +77,8 @@ def supcon_row(S, i, labels, inv_t, rowloss, want):
         if labels[j] == yi:
             npos += 1
             spos += v
+    if not math.isfinite(m):
+        m = 0.0
     if npos == 0:
         rowloss[i] = 0.0
         if want:
