@@ -5,9 +5,10 @@
  * 8192 floats are 32 KiB): the maximum, the exponentials (written back in
  * place when a gradient is wanted) summed in PL_LANES double lanes, and the
  * scaling to the row weights.  Loops over PL_LANES independent lanes let GCC
- * vectorise without reassociating (no -ffast-math).  The exponent
- * inv_t*s - m is one fused multiply-add in T, so the terms near the maximum
- * (the ones that matter) keep full precision at any temperature. */
+ * vectorise without reassociating (no -ffast-math).  The exponent is
+ * inv_t*(s - max s): the difference is exact near the maximum (the terms that
+ * matter), so the log-sum-exp keeps full precision at any temperature
+ * (1/tau = 1e4 included). */
 
 PL_INLINE T PL_NAME(mx_max)(const T *s, int64_t j0, int64_t j1, T m0)
 {
@@ -22,56 +23,56 @@ PL_INLINE T PL_NAME(mx_max)(const T *s, int64_t j0, int64_t j1, T m0)
     return r;
 }
 
-/* acc[l] += exp(it*s[j] - mt) over [j0, j1); store: s[j] = that exp. */
-PL_INLINE void PL_NAME(mx_expsum)(T *s, int64_t j0, int64_t j1, T it, T mt, int store,
+/* acc[l] += exp(it*(s[j] - mr)) over [j0, j1); store: s[j] = that exp. */
+PL_INLINE void PL_NAME(mx_expsum)(T *s, int64_t j0, int64_t j1, T it, T mr, int store,
                                   double *acc)
 {
     int64_t j = j0;
     if (store) {
         for (; j + PL_LANES <= j1; j += PL_LANES)
             for (int l = 0; l < PL_LANES; l++) {
-                T e = PL_EXP(it * s[j + l] - mt);
+                T e = PL_EXP(it * (s[j + l] - mr));
                 s[j + l] = e;
                 acc[l] += (double)e;
             }
         for (; j < j1; j++) {
-            T e = PL_EXP(it * s[j] - mt);
+            T e = PL_EXP(it * (s[j] - mr));
             s[j] = e;
             acc[0] += (double)e;
         }
     } else {
         for (; j + PL_LANES <= j1; j += PL_LANES)
-            for (int l = 0; l < PL_LANES; l++) acc[l] += (double)PL_EXP(it * s[j + l] - mt);
-        for (; j < j1; j++) acc[0] += (double)PL_EXP(it * s[j] - mt);
+            for (int l = 0; l < PL_LANES; l++) acc[l] += (double)PL_EXP(it * (s[j + l] - mr));
+        for (; j < j1; j++) acc[0] += (double)PL_EXP(it * (s[j] - mr));
     }
 }
 
-/* The row maximum of inv_t*s over [0, k) without column ex (ex < 0: none),
- * as the T the exponent subtracts (0 when not finite, as the reference). */
-PL_INLINE T PL_NAME(mx_rowmax)(const T *s, int64_t k, int64_t ex, T it)
+/* The row maximum of s over [0, k) without column ex (ex < 0: none); 0 when
+ * it is not finite (as the reference).  The exponent is it*(s - max): exactly
+ * 0 at the maximum, so a row whose only entry is its positive gives 0. */
+PL_INLINE T PL_NAME(mx_rowmax)(const T *s, int64_t k, int64_t ex)
 {
     T mr;
     if (ex >= 0) mr = PL_NAME(mx_max)(s, ex + 1, k, PL_NAME(mx_max)(s, 0, ex, (T)-INFINITY));
     else mr = PL_NAME(mx_max)(s, 0, k, (T)-INFINITY);
-    T m = it * mr;
-    return (m - m == 0) ? m : (T)0;
+    return (mr - mr == 0) ? mr : (T)0;
 }
 
 PL_CLONES static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
                                          double *rowloss, int want)
 {
     const T it = (T)inv_t;
-    const T mt = PL_NAME(mx_rowmax)(s, k, ex, it);
-    const double sp = (double)it * (double)s[p];
+    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
+    const double sp = (double)s[p];
     double acc[PL_LANES] = {0};
     if (ex >= 0) {
-        PL_NAME(mx_expsum)(s, 0, ex, it, mt, want, acc);
-        PL_NAME(mx_expsum)(s, ex + 1, k, it, mt, want, acc);
+        PL_NAME(mx_expsum)(s, 0, ex, it, mr, want, acc);
+        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, want, acc);
     } else {
-        PL_NAME(mx_expsum)(s, 0, k, it, mt, want, acc);
+        PL_NAME(mx_expsum)(s, 0, k, it, mr, want, acc);
     }
     const double sum = pl_lanes_sum(acc);
-    *rowloss = (double)mt + pl_log(sum) - sp;
+    *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
     if (want) {
         const T f = (T)((double)it / sum);
         for (int64_t j = 0; j < k; j++) s[j] *= f;
@@ -109,12 +110,12 @@ PL_CLONES static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64
         return;
     }
     const T it = (T)inv_t;
-    const T mt = PL_NAME(mx_rowmax)(s, n, i, it);
+    const T mr = PL_NAME(mx_rowmax)(s, n, i);
     double acc[PL_LANES] = {0};
-    PL_NAME(mx_expsum)(s, 0, i, it, mt, want, acc);
-    PL_NAME(mx_expsum)(s, i + 1, n, it, mt, want, acc);
+    PL_NAME(mx_expsum)(s, 0, i, it, mr, want, acc);
+    PL_NAME(mx_expsum)(s, i + 1, n, it, mr, want, acc);
     const double sum = pl_lanes_sum(acc);
-    *rowloss = (double)mt + pl_log(sum) - (double)it * spos / (double)npos;
+    *rowloss = inv_t * ((double)mr - spos / (double)npos) + pl_log(sum);
     if (want) {
         const T f = (T)((double)it / sum);
         const T fp = (T)((double)it / (double)npos);

@@ -275,7 +275,7 @@ class _InfoNCE(MetricLoss):
         inv_t = 1.0 / c.temperature
         S = zq @ zk.T                                    # BLAS: buffer 1
         rl = np.empty(n)
-        St = np.ascontiguousarray(S.T) if c.symmetric else None   # buffer 2
+        St = S.T.copy(order="C") if c.symmetric else None      # buffer 2 (a copy even at N = 1)
         simrows(S, inv_t, 0, False, rl, want, nt)
         if c.symmetric:
             rl2 = np.empty(n)
