@@ -4,17 +4,18 @@ Each kernel is one fused pass over an N x N matrix that NumPy's BLAS has
 already filled (similarities ``z zᵀ`` or the Gram matrix ``x xᵀ``): one row
 per iteration, ``_par`` versions over rows with ``prange``.  A row is
 computed by one thread and writes only its own outputs, so results do not
-depend on the thread count.  Row sums are accumulated in float64.
+depend on the thread count.  Row sums are accumulated in float64.  No
+fastmath: a contracted ``inv_t*s - max`` would leave a rounding residue where
+the exponent must be exactly 0 (a row whose only entry is its positive).
 """
 import math
 
 import numba
 import numpy as np
 
-_FM = {"contract"}   # no reassociation: a row's sums keep the order of the C kernels
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
     """Softmax cross-entropy of row i of inv_t*S against column (i+pos_off) % K,
     the diagonal left out when excl; with want, the row becomes
@@ -61,7 +62,7 @@ def simrows_par(S, inv_t, pos_off, excl, rowloss, want):
         simrow(S, i, inv_t, pos_off, excl, rowloss, want)
 
 
-@numba.njit(cache=True, fastmath=_FM)
+@numba.njit(cache=True)
 def supcon_row(S, i, labels, inv_t, rowloss, want):
     n = S.shape[0]
     yi = labels[i]
