@@ -75,7 +75,7 @@ def _cosine(rng, shape, dtype):
     n = rows(shape)
     x1 = rng.standard_normal((n, DIM)).astype(dtype)
     x2 = rng.standard_normal((n, DIM)).astype(dtype)
-    return (x1, x2, np.where(rng.random(n) < 0.5, 1, -1).astype(np.int64)), {}
+    return (x1, x2, np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(dtype)), {}
 
 
 def _cosine_fd_ok(arrays, opts):

@@ -192,9 +192,21 @@ class MetricLoss(Loss):
     a zero gradient (the mining losses), else nan (the mean of nothing).
     """
 
-    def __init__(self, *args, empty_zero=False, **kw):
+    def __init__(self, *args, empty_zero=False, label_inputs=(), **kw):
         super().__init__(*args, hessian=False, **kw)
         self.empty_zero = empty_zero
+        #: integer inputs that are labels compared for equality (any value,
+        #: any integer dtype), not class indices with a range
+        self.label_inputs = tuple(label_inputs)
+
+    def work_bytes(self, *arrays, **opts):
+        """Bytes one call may allocate besides its inputs and outputs: the
+        N x N buffers (``matrix_bytes``) plus O(N D) row data (normalised
+        rows, BLAS results, the gradients before casting)."""
+        c = self._bind(arrays, self._parse(arrays, opts))
+        nbuf, m = c.matrix
+        rows = sum(int(np.prod(s)) for s in c.gshapes)
+        return matrix_bytes(m, nbuf, c.dtype) + 16 * rows * c.dtype.itemsize + 64 * max(m, 1)
 
     def _compute(self, c, backend, reduction, op, out):
         dt = c.dtype
@@ -211,9 +223,11 @@ class MetricLoss(Loss):
             rl = np.asarray(rl, np.float64).reshape(c.lead)
         else:
             from .._config import get_num_threads
-            rl, count, grads = _alloc_guard(self.name, self._drive, c, backend, want,
-                                            get_num_threads())
-        total = float(np.sum(rl))
+            with np.errstate(all="ignore"):   # NaN/Inf inputs propagate silently (SPEC 2)
+                rl, count, grads = _alloc_guard(self.name, self._drive, c, backend, want,
+                                                get_num_threads())
+        with np.errstate(all="ignore"):
+            total = float(np.sum(rl))
         if reduction == "none":
             with np.errstate(over="ignore"):
                 value = rl.astype(dt)
@@ -260,7 +274,7 @@ class _InfoNCE(MetricLoss):
         arrs = (D.contiguous(q, dt), D.contiguous(k, dt))
         return Call(arrays=arrs, dtype=dt, shape=q.shape, lead=(n,), nrows=n,
                     gshapes=(q.shape, k.shape), gdtypes=(D.grad_dtype(q), D.grad_dtype(k)),
-                    temperature=t, normalize=norm, symmetric=sym, ref_arrays=arrs,
+                    matrix=(2 if sym else 1, n), temperature=t, normalize=norm, symmetric=sym, ref_arrays=arrs,
                     ref_params=dict(temperature=t, normalize_=norm, symmetric=sym))
 
     def _drive(self, c, backend, want, nt):
@@ -379,7 +393,7 @@ class _NTXent(MetricLoss):
         arrs = (D.contiguous(a, dt), D.contiguous(b, dt))
         return Call(arrays=arrs, dtype=dt, shape=a.shape, lead=(2 * n,), nrows=2 * n,
                     gshapes=(a.shape, b.shape), gdtypes=(D.grad_dtype(a), D.grad_dtype(b)),
-                    temperature=t, ref_arrays=arrs, ref_params=dict(temperature=t))
+                    matrix=(1, 2 * n), temperature=t, ref_arrays=arrs, ref_params=dict(temperature=t))
 
     def _drive(self, c, backend, want, nt):
         simrows = kernels(backend, c.dtype)[0]
@@ -459,7 +473,7 @@ class _SupCon(MetricLoss):
         check_matrix_memory(self.name, n, 1, dt)
         arrs = (D.contiguous(x, dt),)
         return Call(arrays=arrs, labels=y, dtype=dt, shape=x.shape, lead=(n,), nrows=n,
-                    gshapes=(x.shape,), gdtypes=(D.grad_dtype(x),), temperature=t,
+                    gshapes=(x.shape,), gdtypes=(D.grad_dtype(x),), temperature=t, matrix=(1, n),
                     ref_arrays=(arrs[0], y), ref_params=dict(temperature=t))
 
     def _drive(self, c, backend, want, nt):
@@ -536,7 +550,7 @@ supcon = _SupCon("supcon", "metric", ("features", "labels"), ("features",),
     References
     ----------
     Khosla et al., "Supervised contrastive learning", NeurIPS 2020.
-    """, example=_labels_example, empty_zero=True)
+    """, example=_labels_example, empty_zero=True, label_inputs=("labels",))
 
 
 # ------------------------------------------------------------------ batch_triplet
@@ -549,14 +563,14 @@ class _BatchTriplet(MetricLoss):
         x = matrix_input(arrays[0], "embeddings")
         n = x.shape[0]
         y = label_input(arrays[1], "labels", n)
-        margin = D.opt_float("margin", opts["margin"])
+        margin = D.opt_float("margin", opts["margin"], lo=0.0)
         mining = D.opt_choice("mining", opts["mining"], MININGS)
         squared = opt_bool("squared", opts["squared"])
         dt = D.compute_dtype(x)
         check_matrix_memory(self.name, n, 1, dt)
         arrs = (D.contiguous(x, dt),)
         return Call(arrays=arrs, labels=y, dtype=dt, shape=x.shape, lead=(n,), nrows=n,
-                    gshapes=(x.shape,), gdtypes=(D.grad_dtype(x),), margin=margin,
+                    gshapes=(x.shape,), gdtypes=(D.grad_dtype(x),), margin=margin, matrix=(1, n),
                     mining=mining, squared=squared, ref_arrays=(arrs[0], y),
                     ref_params=dict(margin=margin, mining=mining, squared=squared))
 
@@ -566,6 +580,14 @@ class _BatchTriplet(MetricLoss):
         n = x.shape[0]
         G = x @ x.T                                      # BLAS: the one buffer
         sqn = np.ascontiguousarray(np.diagonal(G))      # ‖x_i‖² consistent with G's rounding
+        if not np.isfinite(sqn).all():
+            # NaN/Inf rows, or norms that overflow the dtype: the Gram identity
+            # would turn them into inf - inf; the reference's exact differences
+            # propagate them as IEEE arithmetic does (O(N D) memory per row).
+            del G
+            from ..reference.metric import batch_triplet as ref
+            rl, count, (g,) = ref(x, y, margin=c.margin, mining=c.mining, squared=c.squared)
+            return rl, count, [g.astype(x.dtype)]
         if c.mining == "batch_hard":
             ap = np.empty(n, np.int64)
             an = np.empty(n, np.int64)
@@ -640,8 +662,7 @@ batch_triplet = _BatchTriplet(
         Not normalised (normalise first for cosine-like distances).
     labels : array_like of int, shape ``(N,)``
         Class of each row, any integer dtype (or bool).
-    margin : float (default 1.0)
-        Any real value.
+    margin : float, >= 0 (default 1.0)
     mining : {"batch_hard", "batch_all"} (default "batch_hard")
     squared : bool (default False)
         Use squared distances.
@@ -691,7 +712,7 @@ batch_triplet = _BatchTriplet(
     ----------
     Hermans, Beyer, Leibe, "In defense of the triplet loss for person
     re-identification", 2017.  Schroff et al., "FaceNet", CVPR 2015.
-    """, example=_labels_example, empty_zero=True)
+    """, example=_labels_example, empty_zero=True, label_inputs=("labels",))
 
 
 # ------------------------------------------------------------------ pairwise (PyTorch)
@@ -712,7 +733,7 @@ class _Pairwise(MetricLoss):
             x1 = D.float_input(arrays[0], "x1")
         x2 = D.float_input(arrays[1], "x2")
         D.same_shape(x1, x2, "x1", "x2")
-        margin = D.opt_float("margin", opts["margin"])
+        margin = D.opt_float("margin", opts["margin"], lo=0.0)
         y = D.real_input(arrays[2], "y")
         dt = D.compute_dtype(x1, x2, y if y.dtype.kind == "f" else None)
         lead = x1.shape[:-1] if self.rowwise else x1.shape
@@ -727,7 +748,7 @@ class _Pairwise(MetricLoss):
         n = int(np.prod(lead))
         return Call(arrays=arrs, dtype=dt, shape=x1.shape, lead=lead, nrows=n,
                     gshapes=(x1.shape, x1.shape), gdtypes=(D.grad_dtype(x1), D.grad_dtype(x2)),
-                    margin=margin, ref_arrays=arrs, ref_params=dict(margin=margin))
+                    margin=margin, matrix=(0, 0), ref_arrays=arrs, ref_params=dict(margin=margin))
 
     def _drive(self, c, backend, want, nt):
         l, count, grads = _pairwise_native(self.name, c)
@@ -782,7 +803,9 @@ margin_ranking = _MarginRanking(
     x1, x2 : array_like, float16/32/64, any shape (the same)
     y : array_like, broadcast to the shape of ``x1``
         Usually 1 or −1 (any real value is used as written, as PyTorch).
-    margin : float (default 0.0)
+    margin : float, >= 0 (default 0.0)
+        A negative margin (which PyTorch accepts) is a ``ValueError``, as for
+        ``contrastive``.
     reduction : {"mean", "sum", "none"} (default "mean")
         ``"none"`` keeps the shape of ``x1``.
     backend : {"auto", "c", "numba", "numpy"} (default "auto")
@@ -832,8 +855,9 @@ cosine_embedding = _CosineEmbedding(
     x1, x2 : array_like, float16/32/64, shape ``(N, D)`` or ``(D,)``
     y : array_like of 1 / −1, shape ``(N,)`` (or a scalar, broadcast)
         Any other value is a ``ValueError`` naming it and its position.
-    margin : float (default 0.0)
-        PyTorch suggests values in ``[−1, 1]``; any real value is accepted.
+    margin : float, >= 0 (default 0.0)
+        PyTorch suggests ``[0, 0.5]``; a negative margin (which PyTorch
+        accepts) is a ``ValueError``, as for ``contrastive``.
     reduction : {"mean", "sum", "none"} (default "mean")
         ``"none"`` gives ``(N,)`` (``()`` for 1-D inputs).
     backend : {"auto", "c", "numba", "numpy"} (default "auto")

@@ -137,7 +137,7 @@ def batch_triplet(embeddings, labels, margin=1.0, mining="batch_hard", squared=F
             ap = pidx[np.argmax(d[pidx])]   # argmax/argmin: the first index on ties
             an = nidx[np.argmin(d[nidx])]
             h = (d[ap] + margin) - d[an]
-            if h > 0:
+            if h > 0 or h != h:                        # NaN propagates
                 l[i] = h
                 cp = np.array([1.0, -1.0])
                 js = np.array([ap, an])
@@ -147,7 +147,7 @@ def batch_triplet(embeddings, labels, margin=1.0, mining="batch_hard", squared=F
             t = d[pidx] + margin
             h = t[:, None] - d[nidx][None, :]
             act = h > 0
-            l[i] = np.sum(np.where(act, h, 0.0))
+            l[i] = np.sum(np.where(act | np.isnan(h), h, 0.0))   # NaN propagates
             count += int(act.sum())
             cp = np.concatenate([act.sum(axis=1), -act.sum(axis=0)]).astype(np.float64)
             js = np.concatenate([pidx, nidx])
