@@ -60,15 +60,17 @@ def matrix_bytes(m, nbuf, dtype):
     return int(nbuf) * int(m) * int(m) * np.dtype(dtype).itemsize
 
 
-def check_matrix_memory(name, m, nbuf, dtype):
-    """Raise PylossMemoryError when the call's N x N buffers cannot fit."""
+def check_matrix_memory(name, m, nbuf, dtype, rows=None):
+    """Raise PylossMemoryError when the call's M x M buffers cannot fit
+    (``rows``: the batch size when it differs from M, as nt_xent's 2N)."""
     need = matrix_bytes(m, nbuf, dtype)
     if need < (64 << 20):
         return
     avail = available_memory()
     if avail is not None and need > avail:
         raise PylossMemoryError(
-            f"{name}: a batch of {m} rows needs {nbuf} x {m} x {m} {np.dtype(dtype).name} "
+            f"{name}: a batch of {m if rows is None else rows} rows needs {nbuf} x {m} x {m} "
+            f"{np.dtype(dtype).name} "
             f"matrices = {need / 2**30:.3g} GiB ({need} bytes), more than the "
             f"{avail / 2**30:.3g} GiB available; use a smaller batch")
 
@@ -389,7 +391,7 @@ class _NTXent(MetricLoss):
         t = opt_temperature(opts["temperature"])
         dt = D.compute_dtype(a, b)
         n = a.shape[0]
-        check_matrix_memory(self.name, 2 * n, 1, dt)
+        check_matrix_memory(self.name, 2 * n, 1, dt, rows=n)
         arrs = (D.contiguous(a, dt), D.contiguous(b, dt))
         return Call(arrays=arrs, dtype=dt, shape=a.shape, lead=(2 * n,), nrows=2 * n,
                     gshapes=(a.shape, b.shape), gdtypes=(D.grad_dtype(a), D.grad_dtype(b)),
