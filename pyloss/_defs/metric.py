@@ -546,8 +546,8 @@ supcon = _SupCon("supcon", "metric", ("features", "labels"), ("features",),
     --------
     >>> import numpy as np, pyloss as pl
     >>> x = [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
-    >>> round(float(pl.supcon(x, [0, 0, 1], temperature=1.0)), 6)
-    0.656759
+    >>> round(float(pl.supcon(x, [0, 0, 1], temperature=1.0)), 6)  # log(e + 1) - 1
+    0.313262
 
     References
     ----------
