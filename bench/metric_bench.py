@@ -1,6 +1,6 @@
 """Metric-learning losses against their peers, side by side in one run.
 
-    python bench/metric_bench.py [--n 4096] [--d 128] [--threads T] [--repeat 5]
+    python bench/metric_bench.py [--n 4096] [--d 128] [--threads T] [--repeat 5] [--settle-ms 300]
 
 value_and_grad in float32 of
 * nt_xent (z1, z2 each (N, D): a 2N x 2N matrix) and info_nce ((N, D) each):
@@ -33,12 +33,15 @@ def timed(fn):
     return time.perf_counter() - t
 
 
-def run(impls, repeat):
+def run(impls, repeat, settle):
     for f in impls.values():          # warm-up (JIT, thread pools, caches)
         f()
     samples = {k: [] for k in impls}
     for _ in range(repeat):
         for k, f in impls.items():
+            # let the previous implementation's thread pool go idle (PyTorch's
+            # OpenMP threads spin for a while after an op) before timing
+            time.sleep(settle)
             samples[k].append(timed(f))
     return {k: statistics.median(v) for k, v in samples.items()}
 
@@ -63,6 +66,7 @@ def main(argv=None):
     p.add_argument("--d", type=int, default=128)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--settle-ms", type=float, default=300.0)
     a = p.parse_args(argv)
     n, d, T = a.n, a.d, a.threads
     pl.set_num_threads(T)
@@ -95,7 +99,7 @@ def main(argv=None):
             impls["BLAS: 3 products"] = blas_floor(m, d, dt, rng)
         else:
             impls["BLAS: 3 products"] = blas_floor(m, d, dt, rng, k=x2)
-        rows.append((f"{name} N={n} D={d} ({m}x{m})", run(impls, a.repeat)))
+        rows.append((f"{name} N={n} D={d} ({m}x{m})", run(impls, a.repeat, a.settle_ms / 1e3)))
 
     # batch_triplet batch_hard against pytorch-metric-learning
     x = rng.standard_normal((n, d)).astype(dt)
@@ -116,7 +120,7 @@ def main(argv=None):
         impls["pml TripletMarginLoss+BatchHardMiner"] = pml
     except ImportError:
         pass
-    rows.append((f"batch_triplet batch_hard N={n} D={d}", run(impls, a.repeat)))
+    rows.append((f"batch_triplet batch_hard N={n} D={d}", run(impls, a.repeat, a.settle_ms / 1e3)))
 
     print(f"# float32 value_and_grad, {T} thread(s) for every implementation, median of "
           f"{a.repeat} interleaved samples; {os.cpu_count()} CPUs")
