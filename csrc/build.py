@@ -23,7 +23,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ["info.c", "regression.c", "classification.c", "embedding.c",
-           "generative.c", "segmentation.c", "combination.c", "glm.c"]
+           "generative.c", "segmentation.c", "combination.c", "glm.c", "metric.c"]
 
 
 def _cdef():

@@ -29,5 +29,6 @@
 #include "segmentation.h"
 #include "combination.h"
 #include "glm.h"
+#include "metric.h"
 
 #endif

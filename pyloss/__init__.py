@@ -12,7 +12,7 @@ backends built here.
 """
 from ._config import checking, get_num_threads, set_num_threads
 from ._dispatch import backends
-from ._errors import CheckError, PylossError, PylossTypeError, PylossValueError
+from ._errors import CheckError, PylossError, PylossMemoryError, PylossTypeError, PylossValueError
 from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
 from . import _defs  # noqa: F401  (registers every loss)
 from ._defs.classification import smooth_labels
@@ -25,6 +25,7 @@ globals().update(_REGISTRY)
 __all__ = [
     "Loss", "losses", "get", "backends", "checking", "set_num_threads", "get_num_threads",
     "PylossError", "PylossValueError", "PylossTypeError", "PylossNotImplementedError", "CheckError",
+    "PylossMemoryError",
 ] + list(_REGISTRY)
 
 

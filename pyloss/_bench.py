@@ -376,7 +376,8 @@ def _torch_ops(torch):
         clip_min=lambda x, lo: torch.clamp(x, min=lo),
         take1=lambda x, idx: torch.gather(x, 1, idx.long().unsqueeze(1)).squeeze(1),
         bce_logits=lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
-        smooth_l1=lambda p, t, beta: F.smooth_l1_loss(p, t, beta=beta, reduction="none"))
+        smooth_l1=lambda p, t, beta: F.smooth_l1_loss(p, t, beta=beta, reduction="none"),
+        cat=lambda xs: torch.cat(xs, 0), arange=torch.arange)
 
 
 def _jax_ops(jax):
@@ -402,7 +403,7 @@ def _jax_ops(jax):
         clip_min=jnp.maximum,
         take1=lambda x, idx: jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0],
         bce_logits=lambda x, t: (1 - t) * x + softplus(-x),
-        smooth_l1=smooth_l1)
+        smooth_l1=smooth_l1, cat=lambda xs: jnp.concatenate(xs, 0), arange=jnp.arange)
 
 
 # ------------------------------------------ formulas (building blocks, then per loss)
@@ -729,6 +730,91 @@ def _f_expectile(ns, o):
     def f(p, t):
         u = t - p
         return ns.mean(ns.where(u < 0, 1 - tau, tau) * u * u)
+# metric learning (SPEC 6.3): the N x N matrix written as a PyTorch / JAX user would
+
+def _l2n(ns, x):
+    """F.normalize: x / max(||x||, 1e-12) per row."""
+    return x / ns.clip_min(ns.sqrt(ns.sum(x * x, -1)), 1e-12)[:, None]
+
+
+def _f_info_nce(ns, o):
+    t, norm, sym = o["temperature"], o["normalize"], o["symmetric"]
+
+    def f(q, k):
+        if norm:
+            q, k = _l2n(ns, q), _l2n(ns, k)
+        s = (q @ k.T) / t
+        idx = ns.arange(s.shape[0])
+        l = -ns.mean(ns.take1(ns.log_softmax(s, 1), idx))
+        if sym:
+            l = 0.5 * (l - ns.mean(ns.take1(ns.log_softmax(s.T, 1), idx)))
+        return l
+    return f
+
+
+def _f_nt_xent(ns, o):
+    t = o["temperature"]
+
+    def f(z1, z2):
+        z = _l2n(ns, ns.cat([z1, z2]))
+        m = z.shape[0]
+        idx = ns.arange(m)
+        s = ns.where(idx[:, None] == idx[None, :], -float("inf"), (z @ z.T) / t)
+        return -ns.mean(ns.take1(ns.log_softmax(s, 1), (idx + m // 2) % m))
+    return f
+
+
+def _f_supcon(ns, o):
+    t = o["temperature"]
+
+    def f(x, y):
+        z = _l2n(ns, x)
+        idx = ns.arange(z.shape[0])
+        eye = idx[:, None] == idx[None, :]
+        logp = ns.log_softmax(ns.where(eye, -float("inf"), (z @ z.T) / t), 1)
+        pos = (y[:, None] == y[None, :]) & ~eye
+        npos = ns.sum(pos, 1)
+        per = -ns.sum(ns.where(pos, logp, 0.0), 1) / ns.clip_min(npos, 1)
+        return ns.sum(ns.where(npos > 0, per, 0.0)) / ns.clip_min(ns.sum(npos > 0), 1)
+    return f
+
+
+def _f_batch_triplet(ns, o):
+    margin, mining, squared = o["margin"], o["mining"], o["squared"]
+
+    def f(x, y):
+        sq = ns.sum(x * x, -1)
+        d2 = ns.clip_min(sq[:, None] + sq[None, :] - 2 * (x @ x.T), 0.0)
+        # sqrt with a zero gradient at 0 (SPEC 3a) and no nan from the diagonal
+        d = d2 if squared else ns.where(d2 > 0, ns.sqrt(ns.where(d2 > 0, d2, 1.0)), 0.0)
+        idx = ns.arange(x.shape[0])
+        same = y[:, None] == y[None, :]
+        pos = same & (idx[:, None] != idx[None, :])
+        neg = ~same
+        if mining == "batch_hard":
+            valid = (ns.sum(pos, 1) > 0) & (ns.sum(neg, 1) > 0)
+            dap = ns.amax(ns.where(pos, d, -float("inf")), 1)
+            dan = -ns.amax(ns.where(neg, -d, -float("inf")), 1)
+            l = ns.where(valid, ns.relu(dap - dan + margin), 0.0)
+            return ns.sum(l) / ns.clip_min(ns.sum(valid), 1)
+        # batch_all: an N x N x N tensor (what the one-liner costs)
+        h = d[:, :, None] - d[:, None, :] + margin
+        ok = pos[:, :, None] & neg[:, None, :] & (h > 0)
+        return ns.sum(ns.where(ok, h, 0.0)) / ns.clip_min(ns.sum(ok), 1)
+    return f
+
+
+def _f_margin_ranking(ns, o):
+    m = o["margin"]
+    return lambda x1, x2, y: ns.mean(ns.relu(-y * (x1 - x2) + m))
+
+
+def _f_cosine_embedding(ns, o):
+    m = o["margin"]
+
+    def f(x1, x2, y):
+        cos = ns.sum(x1 * x2, -1) / ns.sqrt((ns.sum(x1 * x1, -1) + 1e-12) * (ns.sum(x2 * x2, -1) + 1e-12))
+        return ns.mean(ns.where(y > 0, 1 - cos, ns.relu(cos - m)))
     return f
 
 
@@ -744,7 +830,10 @@ _FORMULAS = {
     "kl_gaussian": _f_kl_gaussian, "kl_div": _f_kl_div, "vae": _f_vae,
     "gan_discriminator": _f_gan_discriminator, "gan_generator": _f_gan_generator, "dice": _f_dice,
     "iou": _f_iou, "dice_bce": _f_dice_bce, "focal_smooth_l1": _f_focal_smooth_l1,
-    "tversky": _f_tversky, "generalized_dice": _f_generalized_dice}
+    "tversky": _f_tversky, "generalized_dice": _f_generalized_dice,
+    "info_nce": _f_info_nce, "nt_xent": _f_nt_xent, "supcon": _f_supcon,
+    "batch_triplet": _f_batch_triplet, "margin_ranking": _f_margin_ranking,
+    "cosine_embedding": _f_cosine_embedding}
 
 
 def _applies(name, arrays, o):
@@ -809,6 +898,10 @@ def _torch_native(torch, name, o):
         # reduction="mean" is this mean, but warns of a future change
         return lambda log_q, p: F.kl_div(log_q, p, reduction="none",
                                          log_target=o["log_target"]).mean()
+    if name == "margin_ranking":
+        return lambda x1, x2, y: F.margin_ranking_loss(x1, x2, y, margin=o["margin"])
+    if name == "cosine_embedding":
+        return lambda x1, x2, y: F.cosine_embedding_loss(x1, x2, y, margin=o["margin"])
     if name == "triplet":
         return lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=o["margin"], p=o["p"],
                                                      eps=o["eps"], swap=o["swap"])

@@ -15,3 +15,8 @@ class PylossTypeError(PylossError, TypeError):
 
 class CheckError(PylossError, AssertionError):
     """A backend disagreed with the NumPy reference in checking mode."""
+
+
+class PylossMemoryError(PylossError, MemoryError):
+    """A call would need more memory than the machine has (e.g. the N x N
+    similarity matrix of a metric-learning loss); raised before allocating."""

@@ -51,7 +51,13 @@ def _loss_filter(pred):
     return out
 
 
-INT_TARGET = _loss_filter(lambda loss, a, o: bool(int_inputs(a)))
+def class_inputs(loss, arrays):
+    """Integer inputs that are class indices (a loss's ``label_inputs`` take
+    any integer: labels compared for equality, no range)."""
+    return [i for i in int_inputs(arrays) if loss.inputs[i] not in getattr(loss, "label_inputs", ())]
+
+
+INT_TARGET = _loss_filter(lambda loss, a, o: bool(class_inputs(loss, a)))
 IGNORE = _loss_filter(lambda loss, a, o: bool(int_inputs(a)) and "ignore_index" in loss.options)
 WEIGHTED = [n for n in NAMES if "weight" in pl.get(n).options]
 
@@ -223,7 +229,7 @@ def test_class_index_out_of_range(name, backend):
         first = np.asarray(arrays[0])
         C = first.shape[1] if first.ndim >= 2 else None
         ignore = opts.get("ignore_index", loss.options.get("ignore_index"))
-        for i in int_inputs(arrays):
+        for i in class_inputs(loss, arrays):
             arg = loss.inputs[i]
             t0 = arrays[i]
             for bad in ([C] if C is not None else []) + [C + 7 if C else 99, -2, -1, 2**40, -(2**40),

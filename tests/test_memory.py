@@ -164,6 +164,9 @@ def test_out_path_allocates_nothing(name, backend):
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
-            assert peak < biggest // 4, \
+            # a loss that needs work memory (the N x N matrix of the metric
+            # losses) says how much: its own bound is checked instead
+            work = loss.work_bytes(*arrays, **opts) if hasattr(loss, "work_bytes") else 0
+            assert peak < biggest // 4 + work, \
                 f"{name}.{op} reduction={red} out= on {backend}: peak {peak} bytes traced " \
                 f"(largest input {biggest} bytes)"

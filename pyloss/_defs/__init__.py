@@ -6,3 +6,4 @@ from . import generative  # noqa: F401
 from . import segmentation  # noqa: F401
 from . import combination  # noqa: F401
 from . import glm  # noqa: F401
+from . import metric  # noqa: F401

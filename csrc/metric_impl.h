@@ -1,0 +1,253 @@
+/* metric_impl.h -- fused row passes of the metric-learning family, included
+ * once per dtype by metric.c (see pl_type.h and metric.h).
+ *
+ * A softmax row is three sweeps over one row of the matrix (it stays in L1/L2:
+ * 8192 floats are 32 KiB): the maximum, the exponentials (written back in
+ * place when a gradient is wanted) summed in PL_LANES double lanes, and the
+ * scaling to the row weights.  Loops over PL_LANES independent lanes let GCC
+ * vectorise without reassociating (no -ffast-math).  The exponent is
+ * inv_t*(s - max s): the difference is exact near the maximum (the terms that
+ * matter), so the log-sum-exp keeps full precision at any temperature
+ * (1/tau = 1e4 included). */
+
+PL_INLINE T PL_NAME(mx_max)(const T *s, int64_t j0, int64_t j1, T m0)
+{
+    T m[PL_LANES];
+    for (int l = 0; l < PL_LANES; l++) m[l] = m0;
+    int64_t j = j0;
+    for (; j + PL_LANES <= j1; j += PL_LANES)
+        for (int l = 0; l < PL_LANES; l++) m[l] = s[j + l] > m[l] ? s[j + l] : m[l];
+    for (; j < j1; j++) m[0] = s[j] > m[0] ? s[j] : m[0];
+    T r = m0;
+    for (int l = 0; l < PL_LANES; l++) r = m[l] > r ? m[l] : r;
+    return r;
+}
+
+/* acc[l] += exp(it*(s[j] - mr)) over [j0, j1); store: s[j] = that exp. */
+PL_INLINE void PL_NAME(mx_expsum)(T *s, int64_t j0, int64_t j1, T it, T mr, int store,
+                                  double *acc)
+{
+    int64_t j = j0;
+    if (store) {
+        for (; j + PL_LANES <= j1; j += PL_LANES)
+            for (int l = 0; l < PL_LANES; l++) {
+                T e = PL_EXP(it * (s[j + l] - mr));
+                s[j + l] = e;
+                acc[l] += (double)e;
+            }
+        for (; j < j1; j++) {
+            T e = PL_EXP(it * (s[j] - mr));
+            s[j] = e;
+            acc[0] += (double)e;
+        }
+    } else {
+        for (; j + PL_LANES <= j1; j += PL_LANES)
+            for (int l = 0; l < PL_LANES; l++) acc[l] += (double)PL_EXP(it * (s[j + l] - mr));
+        for (; j < j1; j++) acc[0] += (double)PL_EXP(it * (s[j] - mr));
+    }
+}
+
+/* The row maximum of s over [0, k) without column ex (ex < 0: none); 0 when
+ * it is not finite (as the reference).  The exponent is it*(s - max): exactly
+ * 0 at the maximum, so a row whose only entry is its positive gives 0. */
+PL_INLINE T PL_NAME(mx_rowmax)(const T *s, int64_t k, int64_t ex)
+{
+    T mr;
+    if (ex >= 0) mr = PL_NAME(mx_max)(s, ex + 1, k, PL_NAME(mx_max)(s, 0, ex, (T)-INFINITY));
+    else mr = PL_NAME(mx_max)(s, 0, k, (T)-INFINITY);
+    return (mr - mr == 0) ? mr : (T)0;
+}
+
+PL_CLONES static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
+                                         double *rowloss, int want)
+{
+    const T it = (T)inv_t;
+    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
+    const double sp = (double)s[p];
+    double acc[PL_LANES] = {0};
+    if (ex >= 0) {
+        PL_NAME(mx_expsum)(s, 0, ex, it, mr, want, acc);
+        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, want, acc);
+    } else {
+        PL_NAME(mx_expsum)(s, 0, k, it, mr, want, acc);
+    }
+    const double sum = pl_lanes_sum(acc);
+    *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
+    if (want) {
+        const T f = (T)((double)it / sum);
+        for (int64_t j = 0; j < k; j++) s[j] *= f;
+        if (ex >= 0) s[ex] = 0;
+        s[p] -= it;
+    }
+}
+
+void PL_NAME(pl_metric_simrows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
+                                int excl_diag, double *rowloss, int want_grad, int nthreads)
+{
+    const int par = pl_use_threads(m * k, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < m; i++)
+        PL_NAME(mx_simrow)(k, s + i * k, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
+                           rowloss + i, want_grad);
+}
+
+PL_CLONES static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
+                                         double inv_t, double *rowloss, int want)
+{
+    const int64_t yi = labels[i];
+    int64_t npos = 0;
+    double spos = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (j != i && labels[j] == yi) {
+            npos++;
+            spos += (double)s[j];
+        }
+    if (npos == 0) {
+        *rowloss = 0;
+        if (want)
+            for (int64_t j = 0; j < n; j++) s[j] = 0;
+        return;
+    }
+    const T it = (T)inv_t;
+    const T mr = PL_NAME(mx_rowmax)(s, n, i);
+    double acc[PL_LANES] = {0};
+    PL_NAME(mx_expsum)(s, 0, i, it, mr, want, acc);
+    PL_NAME(mx_expsum)(s, i + 1, n, it, mr, want, acc);
+    const double sum = pl_lanes_sum(acc);
+    *rowloss = inv_t * ((double)mr - spos / (double)npos) + pl_log(sum);
+    if (want) {
+        const T f = (T)((double)it / sum);
+        const T fp = (T)((double)it / (double)npos);
+        for (int64_t j = 0; j < n; j++) s[j] = s[j] * f - (labels[j] == yi ? fp : (T)0);
+        s[i] = 0;
+    }
+}
+
+void PL_NAME(pl_metric_supcon_rows)(int64_t n, T *s, const int64_t *labels, double inv_t,
+                                    double *rowloss, int want_grad, int nthreads)
+{
+    const int par = pl_use_threads(n * n, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < n; i++)
+        PL_NAME(mx_suprow)(n, i, s + i * n, labels, inv_t, rowloss + i, want_grad);
+}
+
+/* d_ij from the Gram matrix row g of anchor i (0 on the diagonal). */
+PL_INLINE T PL_NAME(mx_dist)(const T *g, const T *sqn, int64_t i, int64_t j, int squared)
+{
+    if (j == i) return 0;
+    T d2 = sqn[i] + sqn[j] - 2 * g[j];
+    d2 = d2 > 0 ? d2 : 0;
+    return squared ? d2 : PL_SQRT(d2);
+}
+
+PL_CLONES static void PL_NAME(mx_hardrow)(int64_t n, int64_t i, const T *g, const T *sqn,
+                                          const int64_t *labels, int squared, int64_t *ap,
+                                          int64_t *an)
+{
+    const int64_t yi = labels[i];
+    int64_t bp = -1, bn = -1;
+    T dp = 0, dn = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (j == i) continue;
+        T d = PL_NAME(mx_dist)(g, sqn, i, j, squared);
+        if (labels[j] == yi) {
+            if (bp < 0 || d > dp) { bp = j; dp = d; }   /* strict: ties keep the first index */
+        } else if (bn < 0 || d < dn) {
+            bn = j;
+            dn = d;
+        }
+    }
+    if (bp < 0 || bn < 0) bp = bn = -1;
+    *ap = bp;
+    *an = bn;
+}
+
+void PL_NAME(pl_metric_hard_mine)(int64_t n, const T *g, const T *sqn, const int64_t *labels,
+                                  int squared, int64_t *ap, int64_t *an, int nthreads)
+{
+    const int par = pl_use_threads(n * n, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < n; i++)
+        PL_NAME(mx_hardrow)(n, i, g + i * n, sqn, labels, squared, ap + i, an + i);
+}
+
+/* Every valid triplet of anchor i: with t_p = d_ip + margin and the negative
+ * distances b both sorted, positive p has cnt_p = #{b < t_p} active hinges and
+ * negative n is in #{t > b_n} of them; the row's hinge sum is
+ * sum_p (cnt_p t_p - prefix_b(cnt_p)).  buf holds 4n + 1 doubles. */
+PL_CLONES static void PL_NAME(mx_allrow)(int64_t n, int64_t i, T *g, const T *sqn,
+                                         const int64_t *labels, double margin, int squared,
+                                         double *rowloss, double *rowcount, int want,
+                                         double *buf)
+{
+    double *d = buf, *t = buf + n, *b = buf + 2 * n, *pre = buf + 3 * n;
+    const int64_t yi = labels[i];
+    int64_t np_ = 0, nn_ = 0;
+    for (int64_t j = 0; j < n; j++) {
+        d[j] = (double)PL_NAME(mx_dist)(g, sqn, i, j, squared);
+        if (j == i) continue;
+        if (labels[j] == yi) t[np_++] = d[j] + margin;
+        else b[nn_++] = d[j];
+    }
+    if (np_ == 0 || nn_ == 0) {
+        *rowloss = 0;
+        *rowcount = 0;
+        if (want)
+            for (int64_t j = 0; j < n; j++) g[j] = 0;
+        return;
+    }
+    qsort(t, (size_t)np_, sizeof(double), pl_metric_cmp);
+    qsort(b, (size_t)nn_, sizeof(double), pl_metric_cmp);
+    pre[0] = 0;
+    for (int64_t k = 0; k < nn_; k++) pre[k + 1] = pre[k] + b[k];
+    double total = 0, cnt = 0;
+    for (int64_t k = 0; k < np_; k++) {
+        int64_t c = pl_metric_below(b, nn_, t[k]);
+        total += (double)c * t[k] - pre[c];
+        cnt += (double)c;
+    }
+    *rowloss = total;
+    *rowcount = cnt;
+    if (!want) return;
+    for (int64_t j = 0; j < n; j++) {
+        double coef;
+        if (j == i) {
+            g[j] = 0;
+            continue;
+        }
+        if (labels[j] == yi) coef = (double)pl_metric_below(b, nn_, d[j] + margin);
+        else coef = -(double)(np_ - pl_metric_upto(t, np_, d[j]));
+        if (squared) g[j] = (T)coef;
+        else g[j] = d[j] > 0 ? (T)(coef / (2.0 * d[j])) : (T)0;
+    }
+}
+
+int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64_t *labels,
+                                      double margin, int squared, double *rowloss,
+                                      double *rowcount, int want_grad, int nthreads)
+{
+    const int par = pl_use_threads(n * n, nthreads);
+    int err = 0;
+    (void)par;
+    PL_OMP_PARALLEL(par, nthreads)
+    {
+        double *buf = (double *)malloc((size_t)(4 * n + 1) * sizeof(double));
+        if (!buf) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            err = 1;
+        }
+        PL_OMP_FOR_IN
+        for (int64_t i = 0; i < n; i++)
+            if (buf)
+                PL_NAME(mx_allrow)(n, i, g + i * n, sqn, labels, margin, squared, rowloss + i,
+                                   rowcount + i, want_grad, buf);
+        free(buf);
+    }
+    return err;
+}

@@ -1,0 +1,247 @@
+"""Numba kernels of the metric-learning family (mirror of csrc/metric_impl.h).
+
+Each kernel is one fused pass over an N x N matrix that NumPy's BLAS has
+already filled (similarities ``z zᵀ`` or the Gram matrix ``x xᵀ``): one row
+per iteration, ``_par`` versions over rows with ``prange``.  A row is
+computed by one thread and writes only its own outputs, so results do not
+depend on the thread count.  Row sums are accumulated in float64.  No
+fastmath: a contracted ``inv_t*s - max`` would leave a rounding residue where
+the exponent must be exactly 0 (a row whose only entry is its positive).
+"""
+import math
+
+import numba
+import numpy as np
+
+
+
+@numba.njit(cache=True)
+def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
+    """Softmax cross-entropy of row i of inv_t*S against column (i+pos_off) % K,
+    the diagonal left out when excl; with want, the row becomes
+    d l_i / d S_i = inv_t (softmax - onehot)."""
+    k = S.shape[1]
+    p = (i + pos_off) % k
+    m = -np.inf
+    for j in range(k):
+        if excl and j == i:
+            continue
+        v = inv_t * np.float64(S[i, j])
+        if v > m:
+            m = v
+    if not math.isfinite(m):
+        m = 0.0      # as the reference: a row of -inf or inf gives nan/inf, not an exception
+    sp = inv_t * np.float64(S[i, p])
+    acc = 0.0
+    for j in range(k):
+        if excl and j == i:
+            if want:
+                S[i, j] = 0.0
+            continue
+        e = math.exp(inv_t * np.float64(S[i, j]) - m)
+        acc += e
+        if want:
+            S[i, j] = e
+    rowloss[i] = m + math.log(acc) - sp
+    if want:
+        f = inv_t / acc
+        for j in range(k):
+            S[i, j] = S[i, j] * f
+        S[i, p] = S[i, p] - inv_t
+
+
+@numba.njit(cache=True)
+def simrows_ser(S, inv_t, pos_off, excl, rowloss, want):
+    for i in range(S.shape[0]):
+        simrow(S, i, inv_t, pos_off, excl, rowloss, want)
+
+
+@numba.njit(cache=True, parallel=True)
+def simrows_par(S, inv_t, pos_off, excl, rowloss, want):
+    for i in numba.prange(S.shape[0]):
+        simrow(S, i, inv_t, pos_off, excl, rowloss, want)
+
+
+@numba.njit(cache=True)
+def supcon_row(S, i, labels, inv_t, rowloss, want):
+    n = S.shape[0]
+    yi = labels[i]
+    m = -np.inf
+    npos = 0
+    spos = 0.0
+    for j in range(n):
+        if j == i:
+            continue
+        v = inv_t * np.float64(S[i, j])
+        if v > m:
+            m = v
+        if labels[j] == yi:
+            npos += 1
+            spos += v
+    if not math.isfinite(m):
+        m = 0.0
+    if npos == 0:
+        rowloss[i] = 0.0
+        if want:
+            for j in range(n):
+                S[i, j] = 0.0
+        return
+    acc = 0.0
+    for j in range(n):
+        if j == i:
+            if want:
+                S[i, j] = 0.0
+            continue
+        e = math.exp(inv_t * np.float64(S[i, j]) - m)
+        acc += e
+        if want:
+            S[i, j] = e
+    rowloss[i] = m + math.log(acc) - spos / npos
+    if want:
+        f = inv_t / acc
+        fp = inv_t / npos
+        for j in range(n):
+            if j != i:
+                v = S[i, j] * f
+                if labels[j] == yi:
+                    v -= fp
+                S[i, j] = v
+
+
+@numba.njit(cache=True)
+def supcon_rows_ser(S, labels, inv_t, rowloss, want):
+    for i in range(S.shape[0]):
+        supcon_row(S, i, labels, inv_t, rowloss, want)
+
+
+@numba.njit(cache=True, parallel=True)
+def supcon_rows_par(S, labels, inv_t, rowloss, want):
+    for i in numba.prange(S.shape[0]):
+        supcon_row(S, i, labels, inv_t, rowloss, want)
+
+
+@numba.njit(cache=True, inline="always")
+def _dist(G, sqn, i, j, squared):
+    """d_ij from the Gram matrix, in the matrix dtype as the C kernel."""
+    if i == j:
+        return 0.0
+    d2 = sqn[i] + sqn[j] - 2 * G[i, j]
+    d2 = d2 if d2 > 0 else d2 * 0
+    return np.float64(d2) if squared else np.float64(math.sqrt(d2))
+
+
+@numba.njit(cache=True)
+def hard_row(G, sqn, labels, squared, ap, an, i):
+    n = G.shape[0]
+    yi = labels[i]
+    bp = -1
+    bn = -1
+    dp = 0.0
+    dn = 0.0
+    for j in range(n):
+        if j == i:
+            continue
+        d = _dist(G, sqn, i, j, squared)
+        if labels[j] == yi:
+            if bp < 0 or d > dp:       # strict: ties keep the first index
+                bp, dp = j, d
+        else:
+            if bn < 0 or d < dn:
+                bn, dn = j, d
+    if bp < 0 or bn < 0:
+        bp = -1
+        bn = -1
+    ap[i] = bp
+    an[i] = bn
+
+
+@numba.njit(cache=True)
+def hard_mine_ser(G, sqn, labels, squared, ap, an):
+    for i in range(G.shape[0]):
+        hard_row(G, sqn, labels, squared, ap, an, i)
+
+
+@numba.njit(cache=True, parallel=True)
+def hard_mine_par(G, sqn, labels, squared, ap, an):
+    for i in numba.prange(G.shape[0]):
+        hard_row(G, sqn, labels, squared, ap, an, i)
+
+
+@numba.njit(cache=True)
+def all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i):
+    """Every valid triplet of anchor i: with t_p = d_ip + margin sorted and the
+    negative distances b sorted, positive p has cnt_p = #{b < t_p} active
+    hinges and negative n is in #{t > b_n} of them; the row's hinge sum is
+    sum_p (cnt_p t_p - prefix_b(cnt_p)).  With want, the row becomes
+    d loss / d(d²_ij)."""
+    n = G.shape[0]
+    yi = labels[i]
+    d = np.empty(n)
+    npos = 0
+    nneg = 0
+    for j in range(n):
+        d[j] = _dist(G, sqn, i, j, squared)
+        if j != i:
+            if labels[j] == yi:
+                npos += 1
+            else:
+                nneg += 1
+    if npos == 0 or nneg == 0:
+        rowloss[i] = 0.0
+        rowcount[i] = 0.0
+        if want:
+            for j in range(n):
+                G[i, j] = 0.0
+        return
+    t = np.empty(npos)
+    b = np.empty(nneg)
+    kp = 0
+    kn = 0
+    for j in range(n):
+        if j == i:
+            continue
+        if labels[j] == yi:
+            t[kp] = d[j] + margin
+            kp += 1
+        else:
+            b[kn] = d[j]
+            kn += 1
+    bs = np.sort(b)
+    ts = np.sort(t)
+    pre = np.empty(nneg + 1)
+    pre[0] = 0.0
+    for k in range(nneg):
+        pre[k + 1] = pre[k] + bs[k]
+    total = 0.0
+    cnt = 0.0
+    for k in range(npos):
+        c = np.searchsorted(bs, ts[k], side="left")
+        total += c * ts[k] - pre[c]
+        cnt += c
+    rowloss[i] = total
+    rowcount[i] = cnt
+    if want:
+        for j in range(n):
+            if j == i:
+                G[i, j] = 0.0
+                continue
+            if labels[j] == yi:
+                coef = np.float64(np.searchsorted(bs, d[j] + margin, side="left"))
+            else:
+                coef = -np.float64(npos - np.searchsorted(ts, d[j], side="right"))
+            if squared:
+                G[i, j] = coef
+            else:
+                G[i, j] = coef / (2.0 * d[j]) if d[j] > 0 else 0.0
+
+
+@numba.njit(cache=True)
+def batch_all_rows_ser(G, sqn, labels, margin, squared, rowloss, rowcount, want):
+    for i in range(G.shape[0]):
+        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
+
+
+@numba.njit(cache=True, parallel=True)
+def batch_all_rows_par(G, sqn, labels, margin, squared, rowloss, rowcount, want):
+    for i in numba.prange(G.shape[0]):
+        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
