@@ -28,5 +28,7 @@
 #include "generative.h"
 #include "segmentation.h"
 #include "combination.h"
+#include "lovasz.h"
+#include "boxes.h"
 
 #endif

@@ -5,3 +5,5 @@ from . import embedding  # noqa: F401
 from . import generative  # noqa: F401
 from . import segmentation  # noqa: F401
 from . import combination  # noqa: F401
+from . import lovasz  # noqa: F401
+from . import boxes  # noqa: F401
