@@ -86,12 +86,13 @@ def _block(pred, target, weight, kind, eps, scale, loss, grad, s, e):
     acc = 0.0
     d = np.empty(4)
     for i in range(s, e):
-        l = box_point(float(pred[i, 0]), float(pred[i, 1]), float(pred[i, 2]), float(pred[i, 3]),
-                      float(target[i, 0]), float(target[i, 1]), float(target[i, 2]),
-                      float(target[i, 3]), kind, eps, d)
+        f64 = np.float64   # float() keeps a float32 a float32 in Numba
+        l = box_point(f64(pred[i, 0]), f64(pred[i, 1]), f64(pred[i, 2]), f64(pred[i, 3]),
+                      f64(target[i, 0]), f64(target[i, 1]), f64(target[i, 2]),
+                      f64(target[i, 3]), kind, eps, d)
         w = 1.0
         if weight is not None:
-            w = float(weight[i])
+            w = np.float64(weight[i])
         l *= w
         if loss is not None:
             loss[i] = l
