@@ -164,6 +164,9 @@ def test_out_path_allocates_nothing(name, backend):
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
-            assert peak < biggest // 4, \
+            # a loss that sorts (lovasz_softmax) needs O(input) scratch for its
+            # sort keys and per-class buffers, and says how much (Loss attribute)
+            bound = biggest // 4 + int(getattr(loss, "scratch_per_input", 0) * biggest)
+            assert peak < bound, \
                 f"{name}.{op} reduction={red} out= on {backend}: peak {peak} bytes traced " \
                 f"(largest input {biggest} bytes)"
