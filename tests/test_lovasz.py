@@ -54,7 +54,8 @@ def _flat(torch, probas, labels, classes, dtype):
         errors = (fg - class_pred).abs()
         errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
         fg_sorted = fg[perm]
-        losses.append(torch.dot(errors_sorted, _lovasz_grad(torch, fg_sorted, dtype).to(probas.dtype)))
+        weights = _lovasz_grad(torch, fg_sorted, dtype).to(probas.dtype)
+        losses.append(torch.dot(errors_sorted, weights))
     return _mean(losses)
 
 

@@ -71,7 +71,8 @@ class _LovaszSoftmax(Loss):
         p = D.float_input(arrays[0], "pred")
         if p.ndim < 2:
             raise D.PylossValueError(
-                f"pred: expected shape (N, C, *spatial) with at least 2 dimensions, got shape {p.shape}")
+                f"pred: expected shape (N, C, *spatial) with at least 2 dimensions, "
+                f"got shape {p.shape}")
         N, C = p.shape[0], p.shape[1]
         S = int(np.prod(p.shape[2:], dtype=np.int64))
         lab = D._asarray(arrays[1], "labels")
@@ -169,7 +170,7 @@ def lovasz_example(rng, n, dtype):
     return (x, lab), {"from_logits": "softmax"}
 
 
-lovasz_softmax = _LovaszSoftmax("""Lovasz-Softmax loss (Berman et al. 2018), a convex surrogate of the Jaccard index.
+lovasz_softmax = _LovaszSoftmax("""Lovasz-Softmax loss (Berman et al. 2018), a surrogate of the Jaccard index.
 
     For each class ``c`` over the pixels of a group (the whole batch, or one
     image with ``per_image=True``), with ``p = softmax(pred)`` (or ``pred``)
