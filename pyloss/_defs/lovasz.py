@@ -25,6 +25,7 @@ class _LovaszSoftmax(Loss):
     # "none" exists only with per_image=True (SPEC 6.4); the registry-driven
     # tests and integrations read this tuple as what always works.
     reductions = ("mean", "sum")
+    conditional_reductions = ("none",)   # with per_image=True only
     # Peak scratch in multiples of pred's size: the probabilities and
     # per-class gradients (C, P), the labels, and per running sort task its
     # keys and indices (4 arrays of P); C and Numba alike (test_memory.py).
