@@ -23,7 +23,8 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ["info.c", "regression.c", "classification.c", "embedding.c",
-           "generative.c", "segmentation.c", "combination.c", "glm.c", "metric.c"]
+           "generative.c", "segmentation.c", "combination.c", "glm.c", "metric.c",
+           "lovasz.c", "boxes.c"]
 
 
 def _cdef():

@@ -30,5 +30,7 @@
 #include "combination.h"
 #include "glm.h"
 #include "metric.h"
+#include "lovasz.h"
+#include "boxes.h"
 
 #endif

@@ -377,7 +377,14 @@ def _torch_ops(torch):
         take1=lambda x, idx: torch.gather(x, 1, idx.long().unsqueeze(1)).squeeze(1),
         bce_logits=lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
         smooth_l1=lambda p, t, beta: F.smooth_l1_loss(p, t, beta=beta, reduction="none"),
-        cat=lambda xs: torch.cat(xs, 0), arange=torch.arange)
+        cat=lambda xs: torch.cat(xs, 0), arange=torch.arange,
+        atan=torch.atan, stop_gradient=lambda x: x.detach(),
+        cumsum=lambda x, axis: torch.cumsum(x, dim=axis),
+        sort_desc=lambda x, axis: torch.sort(x, dim=axis, descending=True, stable=True),
+        gather=lambda x, idx, axis: torch.gather(x, axis, idx),
+        one_hot=lambda t, c, like: F.one_hot(t.long(), c).movedim(-1, 1).to(like.dtype),
+        swapaxes=lambda x, a, b: x.transpose(a, b),
+        concat=lambda xs, axis: torch.cat(xs, dim=axis))
 
 
 def _jax_ops(jax):
@@ -392,6 +399,10 @@ def _jax_ops(jax):
             return a
         return jnp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
 
+    def sort_desc(x, axis):
+        perm = jnp.argsort(-x, axis=axis, stable=True)
+        return jnp.take_along_axis(x, perm, axis=axis), perm
+
     return SimpleNamespace(
         exp=jnp.exp, log=jnp.log, log1p=jnp.log1p, abs=jnp.abs, sqrt=jnp.sqrt,
         where=jnp.where, maximum=jnp.maximum, minimum=jnp.minimum,
@@ -403,7 +414,15 @@ def _jax_ops(jax):
         clip_min=jnp.maximum,
         take1=lambda x, idx: jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0],
         bce_logits=lambda x, t: (1 - t) * x + softplus(-x),
-        smooth_l1=smooth_l1, cat=lambda xs: jnp.concatenate(xs, 0), arange=jnp.arange)
+        smooth_l1=smooth_l1, cat=lambda xs: jnp.concatenate(xs, 0), arange=jnp.arange,
+        smooth_l1=smooth_l1,
+        atan=jnp.arctan, stop_gradient=jax.lax.stop_gradient,
+        cumsum=lambda x, axis: jnp.cumsum(x, axis=axis),
+        sort_desc=sort_desc,
+        gather=lambda x, idx, axis: jnp.take_along_axis(x, idx, axis=axis),
+        one_hot=lambda t, c, like: jnp.moveaxis(jax.nn.one_hot(t, c, dtype=like.dtype), -1, 1),
+        swapaxes=jnp.swapaxes,
+        concat=lambda xs, axis: jnp.concatenate(xs, axis=axis))
 
 
 # ------------------------------------------ formulas (building blocks, then per loss)
@@ -815,6 +834,83 @@ def _f_cosine_embedding(ns, o):
     def f(x1, x2, y):
         cos = ns.sum(x1 * x2, -1) / ns.sqrt((ns.sum(x1 * x1, -1) + 1e-12) * (ns.sum(x2 * x2, -1) + 1e-12))
         return ns.mean(ns.where(y > 0, 1 - cos, ns.relu(cos - m)))
+
+
+def _lovasz_groups(ns, p, lab, all_classes):
+    """Berman's lovasz_softmax_flat for groups g: p (g, C, M) probabilities,
+    lab (g, M) labels -> per-group losses (g,) (mean over counted classes, 0
+    when none is).  Stable decreasing sort, as pyloss."""
+    C = p.shape[1]
+    fg = ns.one_hot(lab, C, p)
+    errors = ns.abs(fg - p)
+    errors_sorted, perm = ns.sort_desc(errors, 2)
+    fg_sorted = ns.gather(fg, perm, 2)
+    gts = ns.sum(fg_sorted, 2)[..., None]
+    jac = 1 - (gts - ns.cumsum(fg_sorted, 2)) / (gts + ns.cumsum(1 - fg_sorted, 2))
+    g = ns.concat([jac[..., :1], jac[..., 1:] - jac[..., :-1]], 2)
+    per_class = ns.sum(errors_sorted * g, 2)
+    counted = ns.where(gts[..., 0] > 0, 1.0, 1.0 if all_classes else 0.0)
+    k = ns.sum(counted, 1)
+    return ns.sum(per_class * counted, 1) / ns.clip_min(k, 1.0)
+
+
+def _f_lovasz_softmax(ns, o):
+    act = _ACTIVATIONS[o["from_logits"]]
+    all_classes = o["classes"] == "all"
+
+    def f(x, lab):
+        p = act(ns, x)
+        N, C = p.shape[0], p.shape[1]
+        if o["per_image"]:
+            return ns.mean(_lovasz_groups(ns, p.reshape(N, C, -1), lab.reshape(N, -1),
+                                          all_classes))
+        pc = ns.swapaxes(p.reshape(N, C, -1), 0, 1).reshape(1, C, -1)
+        return ns.sum(_lovasz_groups(ns, pc, lab.reshape(1, -1), all_classes))
+    return f
+
+
+def _box_terms(ns, b1, b2, eps):
+    """torchvision's _loss_inter_union and enclosing box (torchvision/ops/_utils.py,
+    giou_loss.py): iou, union, enclosing width/height, the boxes' sides."""
+    x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
+    x1g, y1g, x2g, y2g = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
+    iw = ns.minimum(x2, x2g) - ns.maximum(x1, x1g)
+    ih = ns.minimum(y2, y2g) - ns.maximum(y1, y1g)
+    inter = ns.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
+    cw = ns.maximum(x2, x2g) - ns.minimum(x1, x1g)
+    ch = ns.maximum(y2, y2g) - ns.minimum(y1, y1g)
+    return inter / (union + eps), union, cw, ch, (x1, y1, x2, y2), (x1g, y1g, x2g, y2g)
+
+
+def _diou_terms(ns, b1, b2, eps):
+    iou, _, cw, ch, (x1, y1, x2, y2), (x1g, y1g, x2g, y2g) = _box_terms(ns, b1, b2, eps)
+    dist = ((x1 + x2) / 2 - (x1g + x2g) / 2) ** 2 + ((y1 + y2) / 2 - (y1g + y2g) / 2) ** 2
+    return 1 - iou + dist / (cw ** 2 + ch ** 2 + eps), iou
+
+
+def _f_giou(ns, o):
+    def f(b1, b2):
+        iou, union, cw, ch, _, _ = _box_terms(ns, b1, b2, o["eps"])
+        area_c = cw * ch
+        return ns.mean(1 - iou + (area_c - union) / (area_c + o["eps"]))
+    return f
+
+
+def _f_diou(ns, o):
+    return lambda b1, b2: ns.mean(_diou_terms(ns, b1, b2, o["eps"])[0])
+
+
+def _f_ciou(ns, o):
+    eps = o["eps"]
+
+    def f(b1, b2):
+        d, iou = _diou_terms(ns, b1, b2, eps)
+        w, h = b1[..., 2] - b1[..., 0], b1[..., 3] - b1[..., 1]
+        wg, hg = b2[..., 2] - b2[..., 0], b2[..., 3] - b2[..., 1]
+        v = (4 / math.pi ** 2) * (ns.atan(wg / hg) - ns.atan(w / h)) ** 2
+        alpha = ns.stop_gradient(v / (1 - iou + v + eps))
+        return ns.mean(d + alpha * v)
     return f
 
 
@@ -833,7 +929,8 @@ _FORMULAS = {
     "tversky": _f_tversky, "generalized_dice": _f_generalized_dice,
     "info_nce": _f_info_nce, "nt_xent": _f_nt_xent, "supcon": _f_supcon,
     "batch_triplet": _f_batch_triplet, "margin_ranking": _f_margin_ranking,
-    "cosine_embedding": _f_cosine_embedding}
+    "cosine_embedding": _f_cosine_embedding,
+    "lovasz_softmax": _f_lovasz_softmax, "giou": _f_giou, "diou": _f_diou, "ciou": _f_ciou}
 
 
 def _applies(name, arrays, o):
@@ -850,6 +947,8 @@ def _applies(name, arrays, o):
     if name in ("dice", "iou", "dice_bce", "tversky", "generalized_dice"):
         return (arrays[0].ndim >= 2 and arrays[1].shape == arrays[0].shape
                 and o.get("ignore_index") is None)
+    if name == "lovasz_softmax":
+        return o.get("ignore_index") is None
     return True
 
 

@@ -7,3 +7,5 @@ from . import segmentation  # noqa: F401
 from . import combination  # noqa: F401
 from . import glm  # noqa: F401
 from . import metric  # noqa: F401
+from . import lovasz  # noqa: F401
+from . import boxes  # noqa: F401

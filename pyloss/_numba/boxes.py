@@ -1,0 +1,126 @@
+"""Numba kernels of the box losses, mirroring csrc/boxes.c and boxes_impl.h."""
+import math
+
+import numba
+import numpy as np
+
+from . import pairwise
+
+BLOCK = 4096   # csrc/boxes.c: PL_BOX_BLOCK
+
+
+@numba.njit(cache=True, inline="always")
+def _dmax(a, b):
+    return 1.0 if a > b else (0.5 if a == b else 0.0)
+
+
+@numba.njit(cache=True)
+def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps, d):
+    ix1 = x1 if x1 > gx1 else gx1
+    iy1 = y1 if y1 > gy1 else gy1
+    ix2 = x2 if x2 < gx2 else gx2
+    iy2 = y2 if y2 < gy2 else gy2
+    iw = ix2 - ix1
+    ih = iy2 - iy1
+    m = iw > 0 and ih > 0
+    inter = iw * ih if m else 0.0
+    w = x2 - x1
+    h = y2 - y1
+    wg = gx2 - gx1
+    hg = gy2 - gy1
+    union = w * h + wg * hg - inter
+    ue = union + eps
+    iou = inter / ue
+    loss = 1.0 - iou
+    d_i = -1.0 / ue
+    d_u = inter / (ue * ue)
+    cx1 = x1 if x1 < gx1 else gx1
+    cy1 = y1 if y1 < gy1 else gy1
+    cx2 = x2 if x2 > gx2 else gx2
+    cy2 = y2 if y2 > gy2 else gy2
+    cw = cx2 - cx1
+    ch = cy2 - cy1
+    ddx = 0.0
+    ddy = 0.0
+    dwa = 0.0
+    dha = 0.0
+    if kind == 0:
+        area_c = cw * ch
+        ce = area_c + eps
+        loss += (area_c - union) / ce
+        d_u -= 1.0 / ce
+        d_c = ue / (ce * ce)
+        dcw = d_c * ch
+        dch = d_c * cw
+    else:
+        q = cw * cw + ch * ch + eps
+        dx = 0.5 * (x1 + x2) - 0.5 * (gx1 + gx2)
+        dy = 0.5 * (y1 + y2) - 0.5 * (gy1 + gy2)
+        dist = dx * dx + dy * dy
+        loss += dist / q
+        d_q = -dist / (q * q)
+        dcw = 2.0 * d_q * cw
+        dch = 2.0 * d_q * ch
+        ddx = dx / q
+        ddy = dy / q
+        if kind == 2:
+            k = 0.40528473456935108578
+            diff = math.atan2(wg, hg) - math.atan2(w, h)
+            v = k * diff * diff
+            alpha = v / (1.0 - iou + v + eps)
+            loss += alpha * v
+            r2 = w * w + h * h
+            c = alpha * (-2.0 * k * diff) / r2 if r2 > 0 else 0.0
+            dwa = c * h
+            dha = -c * w
+    d_it = d_i - d_u if m else 0.0
+    d[0] = -d_it * ih * _dmax(x1, gx1) - d_u * h - dcw * _dmax(gx1, x1) + ddx - dwa
+    d[1] = -d_it * iw * _dmax(y1, gy1) - d_u * w - dch * _dmax(gy1, y1) + ddy - dha
+    d[2] = d_it * ih * _dmax(gx2, x2) + d_u * h + dcw * _dmax(x2, gx2) + ddx + dwa
+    d[3] = d_it * iw * _dmax(gy2, y2) + d_u * w + dch * _dmax(y2, gy2) + ddy + dha
+    return loss
+
+
+@numba.njit(cache=True)
+def _block(pred, target, weight, kind, eps, scale, loss, grad, s, e):
+    acc = 0.0
+    d = np.empty(4)
+    for i in range(s, e):
+        f64 = np.float64   # float() keeps a float32 a float32 in Numba
+        l = box_point(f64(pred[i, 0]), f64(pred[i, 1]), f64(pred[i, 2]), f64(pred[i, 3]),
+                      f64(target[i, 0]), f64(target[i, 1]), f64(target[i, 2]),
+                      f64(target[i, 3]), kind, eps, d)
+        w = 1.0
+        if weight is not None:
+            w = np.float64(weight[i])
+        l *= w
+        if loss is not None:
+            loss[i] = l
+        acc += l
+        if grad is not None:
+            sw = scale * w
+            for j in range(4):
+                grad[i, j] = sw * d[j]
+    return acc
+
+
+@numba.njit(cache=True)
+def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
+    n = pred.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    for b in range(nb):
+        part[b] = _block(pred, target, weight, kind, eps, scale, loss, grad, b * BLOCK,
+                         min(n, (b + 1) * BLOCK))
+    return pairwise(part)
+
+
+@numba.njit(cache=True, parallel=True)
+def box_par(pred, target, weight, kind, eps, scale, loss, grad):
+    n = pred.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    for b in numba.prange(nb):
+        part[b] = _block(pred, target, weight, kind, eps, scale, loss, grad, b * BLOCK,
+                         min(n, (b + 1) * BLOCK))
+    return pairwise(part)
