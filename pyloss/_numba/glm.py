@@ -78,8 +78,9 @@ def _tweedie(p, t, pw, dev):
 
 @numba.njit(cache=True)
 def exponential_point(p, t, a, p0, p1):
+    # y e^-r as y * exp(-r): Numba's float division raises on a zero divisor
     e = math.exp(p)
-    u = 0.0 if t == 0 else t / e
+    u = _ymul(t, math.exp(-p))
     v = _ymul(1.0 - t, e)
     return u + v, v - u, u + v
 
