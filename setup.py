@@ -18,6 +18,10 @@ from setuptools.command.build_ext import build_ext
 FAILED_NOTE = "_c_build_failed.txt"
 
 
+class RequiredBuildFailed(RuntimeError):
+    pass
+
+
 class OptionalBuildExt(build_ext):
     def run(self):
         try:
@@ -45,8 +49,10 @@ class OptionalBuildExt(build_ext):
             f.write(text)
 
     def _failed(self, exc, ext=None):
+        if isinstance(exc, RequiredBuildFailed):
+            raise exc
         if os.environ.get("PYLOSS_REQUIRE_C") == "1":
-            raise RuntimeError(
+            raise RequiredBuildFailed(
                 "the pyloss C kernels could not be built (%s: %s), and PYLOSS_REQUIRE_C=1 "
                 "makes that an error" % (type(exc).__name__, exc)) from exc
         msg = "%s: %s" % (type(exc).__name__, str(exc).strip().splitlines()[-1] if str(exc).strip() else "")

@@ -118,6 +118,8 @@ def _clones(cflags):
         else:
             why = "the compiler (%s) is not GCC, the one compiler they are built with" % _compiler()[0]
         return [], "%s (%s)" % (base, why)
+    if not _try(cflags, "int main(void) { return 0; }\n")[0]:
+        return [], ""   # no working compiler at all: the build itself will say so
     return ["-DPL_NO_CLONES"], "%s (the compiler %s rejected target_clones)" % (base, _compiler()[0])
 
 
