@@ -104,7 +104,7 @@ def _clones(cflags):
     A compiler that rejects target_clones gets -DPL_NO_CLONES: one portable body."""
     base = "one portable build, no per-CPU clones"
     if _msvc():
-        return [], base + " (MSVC has no target_clones)"
+        return [], base + ": MSVC has no target_clones"
     ok, err = _try(cflags, _CLONE_PROBE)
     if ok:
         return [], ""
@@ -117,10 +117,10 @@ def _clones(cflags):
             why = "clones are built for x86-64 only"
         else:
             why = "the compiler (%s) is not GCC, the one compiler they are built with" % _compiler()[0]
-        return [], "%s (%s)" % (base, why)
+        return [], "%s: %s" % (base, why)
     if not _try(cflags, "int main(void) { return 0; }\n")[0]:
         return [], ""   # no working compiler at all: the build itself will say so
-    return ["-DPL_NO_CLONES"], "%s (the compiler %s rejected target_clones)" % (base, _compiler()[0])
+    return ["-DPL_NO_CLONES"], "%s: the compiler %s rejected target_clones" % (base, _compiler()[0])
 
 
 def _flags():
