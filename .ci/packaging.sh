@@ -52,7 +52,7 @@ v = pl.backends(verbose=True)['c']
 assert v.startswith('available') and 'clang' in v, v
 print('packaging: clang build:', v)
 "
-    "$PY" -m pytest -p no:cacheprovider -q $SMOKE tests/test_contract.py -k "not slow"
+    "$PY" -m pytest -p no:cacheprovider -q $SMOKE
     cd "$ROOT"
 else
     echo "packaging: no clang here: the clang build was NOT checked"
