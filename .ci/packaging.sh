@@ -26,8 +26,9 @@ python3 -m venv "$WORK/venv"
     . "$WORK/venv/bin/activate"
     export PYLOSS_REQUIRE_C=1 PYLOSS_CFLAGS="-O0 -DPL_NO_CLONES"
     pip install --quiet "$SDIST" pytest
+    cd "$WORK"   # not the unpacked sdist: python -c would import its uninstalled pyloss/
+    python -c "import pyloss as pl; assert 'site-packages' in pl.__file__, pl.__file__; assert 'c' in pl.backends(), pl.backends(verbose=True); print('packaging: sdist install ok, pyloss', pl.__version__)"
     cd "$SRC"
-    python -c "import pyloss as pl; assert 'c' in pl.backends(), pl.backends(verbose=True); print('packaging: sdist install ok, pyloss', pl.__version__)"
     pytest -p no:cacheprovider -q $SMOKE
 )
 
