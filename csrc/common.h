@@ -29,15 +29,42 @@
 #define PL_PAR_MIN (1 << 17)   /* below this a kernel stays on one thread */
 #endif
 
+/* Compiler specifics live behind these macros, so that any C11 compiler (GCC,
+ * Clang, MSVC) builds the kernels. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define PL_INLINE static __forceinline
+#define PL_PRAGMA(x) __pragma(x)
+#else
 #define PL_INLINE static inline __attribute__((always_inline))
+#define PL_PRAGMA(x) _Pragma(#x)
+#endif
 
-/* Per-CPU clones of the top-level kernels: an AVX-512 body, an AVX2/FMA body and a baseline
- * body, picked at load time by the dynamic linker.  -march=native is never
- * used, so the wheel runs on any x86-64. */
+/* PL_KEEP(p): the memory p points to counts as read here (a compiler barrier
+ * that keeps stores to p alive). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PL_KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
+#else
+#include <intrin.h>
+static void *volatile pl_keep_sink;
+#define PL_KEEP(p) (pl_keep_sink = (void *)(p), _ReadWriteBarrier())
+#endif
+
+/* Per-CPU clones of the top-level kernels: an AVX2/FMA (x86-64-v3) body and a
+ * baseline body, picked at load time by the dynamic linker (-DPL_CLONE_V4, set
+ * by PYLOSS_AVX512=1, adds an AVX-512 body).  -march=native is never used, so
+ * the wheel runs on any x86-64.  GCC on x86-64 only; any other compiler, or
+ * -DPL_NO_CLONES, gives one portable body (csrc/build.py records why, and
+ * pl.backends(verbose=True) shows it). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PL_NO_CLONES) \
     && !defined(__SANITIZE_ADDRESS__)
+#define PL_HAVE_CLONES 1
+#ifdef PL_CLONE_V4
 #define PL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
+#define PL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#else
+#define PL_HAVE_CLONES 0
 #define PL_CLONES
 #endif
 

@@ -60,12 +60,12 @@
                 else if (m & (PL_EW_V | PL_EW_L)) gbuf[k] = (scale * w) * g;                    \
                 if (m & PL_EW_H) ho[k] = (scale * w) * h;                                       \
             }                                                                                   \
-            /* the gradient is computed (into gbuf, kept alive by the asm) even when only  \
+            /* the gradient is computed (into gbuf, kept alive by PL_KEEP) even when only  \
              * the value is asked for: the loss then comes from the very same instructions \
              * in every mode, so value() is bit-identical to value_and_grad()'s value even  \
              * though FMA contraction (-ffp-contract=fast) is free to fuse differently in   \
              * code that differs */                                                         \
-            if (!(m & PL_EW_G)) __asm__ volatile("" : : "r"(gbuf) : "memory");                  \
+            if (!(m & PL_EW_G)) PL_KEEP(gbuf);                                                  \
             if (m & PL_EW_V) {                                                                  \
                 int64_t k = 0;                                                                  \
                 for (; k + PL_LANES <= cn; k += PL_LANES)                                       \
@@ -151,7 +151,6 @@
  * runs; PL_OMP_FOR_IN splits a super-chunk's blocks (static, so the same block
  * partition whatever nthreads); PL_OMP_SINGLE adds its partials in order. */
 #ifdef _OPENMP
-#define PL_PRAGMA(x) _Pragma(#x)
 #define PL_OMP_FOR(par, nt) PL_PRAGMA(omp parallel for schedule(static) if (par) num_threads(nt))
 #define PL_OMP_PARALLEL(par, nt) PL_PRAGMA(omp parallel if (par) num_threads(nt))
 #define PL_OMP_FOR_IN PL_PRAGMA(omp for schedule(static))

@@ -18,3 +18,8 @@ int pl_max_threads(void)
     return 1;
 #endif
 }
+
+int pl_have_clones(void)
+{
+    return PL_HAVE_CLONES;
+}

@@ -73,6 +73,7 @@ PL_INLINE void PL_NAME(pl_seg_labels)(const int64_t *restrict ln, int64_t len, T
     for (int64_t j = 0; j < len; j++) lf[j] = (T)ln[j];
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(PL_NO_VECTOR_EXT)
 #if PL_DOUBLE
 typedef int64_t PL_NAME(pl_seg_it);
 #else
@@ -147,6 +148,56 @@ PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
     out[2] = PL_NAME(pl_seg_vsum)(&aT);
 }
 
+PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
+{
+    PL_NAME(pl_seg_vt) a = {0};
+    int64_t i = 0;
+    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
+        PL_NAME(pl_seg_vt) x;
+        PL_SEG_LD(x, v + i);
+        a += x;
+    }
+    for (int k = 0; i < len; i++, k++) a[k] += v[i];
+    return PL_NAME(pl_seg_vsum)(&a);
+}
+
+#else /* no vector extension (MSVC): the same PL_SEG_VL lane accumulators, lane by
+       * lane, so the sums are formed in the same order */
+#define PL_SEG_VL ((int64_t)(32 / sizeof(T)))
+
+PL_INLINE double PL_NAME(pl_seg_lsum)(const T *l)
+{
+    double d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < PL_SEG_VL; k++) d[k] = (double)l[k];
+    return pl_lanes_sum(d);
+}
+
+PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
+                                   const T *restrict tc, const T *restrict lf, T cf,
+                                   int64_t len, const int sq, const int lab, const int soft,
+                                   double *out)
+{
+    T aI[8] = {0}, aP[8] = {0}, aT[8] = {0};
+    for (int64_t i = 0, k = 0; i < len; i++, k = (k + 1 == PL_SEG_VL) ? 0 : k + 1) {
+        T pv = soft ? p[i] * rz[i] : p[i];
+        T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        aI[k] += pv * tv;
+        aP[k] += sq ? pv * pv : pv;
+        aT[k] += sq ? tv * tv : tv;
+    }
+    out[0] = PL_NAME(pl_seg_lsum)(aI);
+    out[1] = PL_NAME(pl_seg_lsum)(aP);
+    out[2] = PL_NAME(pl_seg_lsum)(aT);
+}
+
+PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
+{
+    T a[8] = {0};
+    for (int64_t i = 0, k = 0; i < len; i++, k = (k + 1 == PL_SEG_VL) ? 0 : k + 1) a[k] += v[i];
+    return PL_NAME(pl_seg_lsum)(a);
+}
+#endif
+
 /* Sigmoid of a row into pc and, for dice_bce, the BCE-with-logits terms
  * max(x, 0) - x t + log1p(e^-|x|) into bc (one exp serves both). */
 PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restrict tc,
@@ -167,19 +218,6 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restri
             bc[j] = (x > 0 ? x : (T)0) - x * tv + lp;
         }
     }
-}
-
-PL_INLINE double PL_NAME(pl_seg_rowsum)(const T *restrict v, int64_t len)
-{
-    PL_NAME(pl_seg_vt) a = {0};
-    int64_t i = 0;
-    for (; i + PL_SEG_VL <= len; i += PL_SEG_VL) {
-        PL_NAME(pl_seg_vt) x;
-        PL_SEG_LD(x, v + i);
-        a += x;
-    }
-    for (int k = 0; i < len; i++, k++) a[k] += v[i];
-    return PL_NAME(pl_seg_vsum)(&a);
 }
 
 /* Pass 1 of task (n, b): part (C x 4) gets the block's sums.

@@ -16,8 +16,7 @@ from ._errors import CheckError, PylossError, PylossMemoryError, PylossTypeError
 from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
 from . import _defs  # noqa: F401  (registers every loss)
 from ._defs.classification import smooth_labels
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Every registered loss is a public name: pl.mse, pl.cross_entropy, ...
 globals().update(_REGISTRY)

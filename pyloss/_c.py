@@ -3,14 +3,28 @@
 The extension is optional: a build without a working C compiler still
 installs, and ``lib`` is None with ``reason`` saying why.
 """
+import os
+
 import numpy as np
 
 try:
     from ._pyloss_c import ffi, lib
     reason = ""
+    try:
+        # "" for the per-CPU clone build; else why this is one portable build
+        note = ffi.string(lib.PL_BUILD_NOTE).decode()
+    except AttributeError:  # an extension built before the note was recorded
+        note = ""
 except ImportError as exc:  # the optional C build failed or was skipped
     ffi = lib = None
+    note = ""
     reason = f"the C extension is not built ({exc})"
+    try:  # written by setup.py when the build failed at install time
+        with open(os.path.join(os.path.dirname(__file__), "_c_build_failed.txt")) as f:
+            reason = ("the C build failed at install time (" + f.read().strip()
+                      + "); reinstall with PYLOSS_REQUIRE_C=1 to see the error")
+    except OSError:
+        pass
 
 _CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
           np.dtype(np.int64): "int64_t[]"}

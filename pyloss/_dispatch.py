@@ -28,6 +28,7 @@ def _probe():
             from . import _c
             avail["c"] = _c.lib is not None
             avail["c_reason"] = _c.reason
+            avail["c_note"] = _c.note
         except Exception as exc:  # pragma: no cover - import of a broken build
             avail["c"] = False
             avail["c_reason"] = f"C extension failed to import: {exc}"
@@ -49,12 +50,15 @@ def backends(verbose=False):
 
     ``backends()`` gives a tuple of names, e.g. ``('c', 'numba', 'numpy')``;
     ``backends(verbose=True)`` a dict name -> ``"available"`` or the reason a
-    backend is missing (a C build that failed, numba not installed).
+    backend is missing (a C build that failed, numba not installed).  A C
+    build without per-CPU clones says so: ``"available (one portable build,
+    ...)"``.
     """
     a = _probe()
     if verbose:
+        c_ok = "available" + (f" ({a['c_note']})" if a.get("c_note") else "")
         return {
-            "c": "available" if a["c"] else a["c_reason"],
+            "c": c_ok if a["c"] else a["c_reason"],
             "numba": "available" if a["numba"] else a["numba_reason"],
             "numpy": "available",
         }

@@ -14,7 +14,8 @@ import platform
 import sys
 
 # CPU flags that matter for the kernels: the baseline clone needs SSE2; the
-# x86-64-v3 clone (csrc/common.h PL_CLONES) uses AVX2 and FMA.
+# x86-64-v3 clone (csrc/common.h PL_CLONES) uses AVX2 and FMA (avx512f: the opt-in
+# PYLOSS_AVX512=1 clone).
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f")
 
 # extra -> (distribution names to report, import name that must be findable)
@@ -63,6 +64,11 @@ def _c_facts():
         facts["flags"] = _c.ffi.string(_c.lib.PL_BUILD_FLAGS).decode()
     except Exception as exc:  # an extension built before the flags were recorded
         facts["flags"] = f"unknown ({exc})"
+    try:
+        facts["per_cpu_clones"] = bool(_c.lib.pl_have_clones())
+    except AttributeError:
+        facts["per_cpu_clones"] = None
+    facts["note"] = _c.note
     try:
         facts["openmp"] = bool(_c.lib.pl_have_openmp())
         facts["cpus_seen_by_openmp"] = int(_c.lib.pl_max_threads())
@@ -133,6 +139,8 @@ def _fmt(info):
     if c["built"]:
         lines.append(f"  flags:  {c['flags']}")
         lines.append(f"  OpenMP: {yes[c.get('openmp')]}")
+        lines.append(f"  per-CPU clones: {yes[c.get('per_cpu_clones')]}"
+                     + (f" ({c['note']})" if c.get("note") else ""))
     else:
         lines.append(f"  not built: {c['reason']}")
     feats = info["cpu_features"]

@@ -18,6 +18,14 @@ import pytest
 
 HERE = os.path.dirname(__file__)
 
+try:  # the test extra; without it the property-based tests skip (tests/_no_hypothesis.py)
+    import hypothesis  # noqa: F401
+except ImportError:
+    import sys
+    sys.path.insert(0, HERE)
+    import _no_hypothesis
+    _no_hypothesis.install()
+
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 FLOAT_DTYPES = (F16, F32, F64)
 

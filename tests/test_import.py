@@ -86,7 +86,9 @@ def test_backends_and_losses():
     v = pl.backends(verbose=True)
     assert set(v) == {"c", "numba", "numpy"} and v["numpy"] == "available"
     for k in ("c", "numba"):
-        assert (v[k] == "available") == (k in b), v
+        # "available", or "available (one portable build, ...)" for a C
+        # build without per-CPU clones
+        assert v[k].startswith("available") == (k in b), v
         assert isinstance(v[k], str) and v[k]
     names = pl.losses()
     assert isinstance(names, tuple) and all(isinstance(n, str) for n in names)
