@@ -23,7 +23,7 @@ def _counts(rng, shape, dtype):
 # targets >= 0.5: still positive after the generic integer test's rint(3 y)
 def _positive(rng, shape, dtype):
     raw = _raw(rng, shape, dtype)
-    return (raw, np.asarray(rng.gamma(2.0, 0.5 * np.exp(raw.astype(np.float64)))).astype(dtype) + dtype.type(0.5)), {}
+    return (raw, np.asarray(rng.gamma(2.0, 0.5 * np.exp(raw.astype(np.float64)))).astype(dtype) + np.dtype(dtype).type(0.5)), {}
 
 
 def _binary(rng, shape, dtype):
