@@ -415,7 +415,6 @@ def _jax_ops(jax):
         take1=lambda x, idx: jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0],
         bce_logits=lambda x, t: (1 - t) * x + softplus(-x),
         smooth_l1=smooth_l1, cat=lambda xs: jnp.concatenate(xs, 0), arange=jnp.arange,
-        smooth_l1=smooth_l1,
         atan=jnp.arctan, stop_gradient=jax.lax.stop_gradient,
         cumsum=lambda x, axis: jnp.cumsum(x, axis=axis),
         sort_desc=sort_desc,
