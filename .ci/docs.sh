@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI docs step (called by .ci/run inside its venv, from the repository root):
 #
-#   1. pip install ".[docs]" (Sphinx, the PyData theme, numpydoc, sphinx-gallery,
+#   1. the "docs" extra's packages (Sphinx, the PyData theme, numpydoc, sphinx-gallery,
 #      matplotlib);
 #   2. sphinx-build with warnings as errors.  docs/_ext/pyloss_api.py writes one
 #      API page per registered loss; a loss without a page, an input or option
@@ -15,7 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pip install --quiet ".[docs]"
+# the docs extra's packages, read from pyproject.toml: `pip install ".[docs]"`
+# would build and reinstall pyloss itself (its C units) once more
+pip install --quiet $(python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))')
 sphinx-build -W --keep-going -q -b html docs docs/_build/html
 pytest -p no:cacheprovider -q --doctest-modules pyloss --ignore=pyloss/torch.py \
     --ignore=pyloss/dask.py --ignore=pyloss/sklearn.py --ignore=pyloss/boosting.py \
