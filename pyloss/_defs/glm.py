@@ -308,3 +308,51 @@ exponential = GLMLoss("exponential", "glm", """Exponential (AdaBoost) loss, ``l 
     learning and an application to boosting", J. Comput. Syst. Sci. 55, 1997;
     scikit-learn ``sklearn/_loss/loss.py`` (``ExponentialLoss``).
     """, domain=lambda rp: {"lo": 0.0, "hi": 1.0}, example=_glm_example("binary"))
+
+# ------------------------------------------------------------------ boosting facts
+# What pyloss.boosting serves for these losses (SPEC 7).  Sources: XGBoost
+# src/objective/regression_obj.cu (PoissonRegression: grad e^p - y, hess
+# e^(p + max_delta_step), max_delta_step 0.7; GammaRegression: grad 1 - y e^-p,
+# hess y e^-p; TweedieRegression: grad -y e^((1-rho)p) + e^((2-rho)p), hess
+# -y(1-rho) e^((1-rho)p) + (2-rho) e^((2-rho)p), rho in [1, 2)); LightGBM
+# src/objective/regression_objective.hpp (RegressionPoissonLoss: hess
+# e^(score + poisson_max_delta_step), 0.7; RegressionGammaLoss;
+# RegressionTweedieLoss, tweedie_variance_power in [1, 2)).
+from .._boostfacts import (BoostFacts as _BF, Profile as _P,  # noqa: E402
+                           init_log_mean as _log_mean, init_log_odds_half as _log_odds_half)
+
+
+def _no_deviance(opts):
+    if opts.get("deviance"):
+        raise PylossValueError("deviance: the built-in objectives use the half loss "
+                               "(deviance=False)")
+
+
+def _tweedie_power(opts):
+    _no_deviance(opts)
+    p = opts.get("power", 1.5)
+    if not 1.0 <= p < 2.0:
+        raise PylossValueError(f"power: XGBoost's and LightGBM's Tweedie objectives accept "
+                               f"powers in [1, 2), got {p!r}")
+
+
+def _max_delta_step(extra, K):
+    return float(np.exp(extra["max_delta_step"]))
+
+
+_POIS = "grad e^r - y, hess e^(r + max_delta_step) (max_delta_step=0.7)"
+_GAMMA = "exact: grad 1 - y e^-r, hess y e^-r"
+_TWEEDIE = "exact; tweedie_variance_power = power, in [1, 2) only"
+poisson.boosting = _BF(hess_min=0.0, init=_log_mean, profiles={
+    "xgboost": _P("count:poisson", factor=_max_delta_step, extra={"max_delta_step": 0.7},
+                  check=_no_deviance, doc=_POIS + "; also set max_delta_step=0.7 in the "
+                  "booster's parameters: count:poisson caps leaf values with it"),
+    "lightgbm": _P("poisson", factor=_max_delta_step, extra={"max_delta_step": 0.7},
+                   check=_no_deviance, doc=_POIS + " (poisson_max_delta_step)")})
+gamma.boosting = _BF(hess_min=0.0, init=_log_mean, profiles={
+    "xgboost": _P("reg:gamma", check=_no_deviance, doc=_GAMMA),
+    "lightgbm": _P("gamma", check=_no_deviance, doc=_GAMMA)})
+tweedie.boosting = _BF(init=_log_mean, profiles={
+    "xgboost": _P("reg:tweedie", check=_tweedie_power, doc=_TWEEDIE),
+    "lightgbm": _P("tweedie", check=_tweedie_power, doc=_TWEEDIE)})
+exponential.boosting = _BF(hess_min=0.0, init=_log_odds_half)

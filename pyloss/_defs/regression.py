@@ -360,3 +360,11 @@ log_cosh.boosting = _BF(hess_min=0.0, init=_newton)
 quantile.boosting = _BF(hessian="zero", hess_min=0.0, init=_quantile, profiles={
     "xgboost": _P("reg:quantileerror", refit=_REFIT.format(lib="XGBoost", b="reg:quantileerror")),
     "lightgbm": _P("quantile", refit=_REFIT.format(lib="LightGBM", b="quantile"))})
+# XGBoost src/objective/regression_loss.h (PseudoHuberError: the exact second
+# derivative); LightGBM regression_objective.hpp (RegressionFairLoss: grad
+# c x/(|x|+c), hess c^2/(|x|+c)^2).
+pseudo_huber.boosting = _BF(hess_min=0.0, init=_newton, profiles={
+    "xgboost": _P("reg:pseudohubererror", doc="exact; huber_slope = delta")})
+fair.boosting = _BF(hess_min=0.0, init=_newton, profiles={
+    "lightgbm": _P("fair", doc="exact: grad c r/(|r|+c), hess c^2/(|r|+c)^2; fair_c = c")})
+expectile.boosting = _BF(hess_min=0.0, init=_newton)
