@@ -128,11 +128,20 @@ class Loss:
         merged.update(opts)
         return merged
 
+    # Reductions accepted only for some options (checked by _check_reduction
+    # once the call is bound), e.g. "none" for lovasz_softmax with per_image.
+    conditional_reductions = ()
+
+    def _check_reduction(self, call, reduction):
+        """Raise if `reduction` (one of conditional_reductions) does not apply to call."""
+
     def _run(self, op, arrays, opts, reduction, backend, out):
         opts = self._parse(arrays, opts)
-        reduction = D.check_reduction(reduction, self.reductions)
+        reduction = D.check_reduction(reduction, self.reductions + self.conditional_reductions)
         backend = D.check_backend(backend)
         call = self._bind(arrays, opts)
+        if reduction in self.conditional_reductions:
+            self._check_reduction(call, reduction)
         if out is not None and op == "value":
             raise PylossTypeError("out: only grad, value_and_grad and hessian take out=")
         tol = check_tolerances()

@@ -200,9 +200,16 @@ def test_invalid_options_raise_value_error_naming_them(name, opt, bad):
 
 @pytest.mark.parametrize("name,opt", [("huber", "delta"), ("smooth_l1", "beta"), ("quantile", "q")])
 def test_non_numeric_options_raise_type_error(name, opt):
-    for bad in ("0.5", None, [0.5], True):
+    # quantile's q may be a 1-D sequence of levels (SPEC 6.2): a list of
+    # non-numbers is its non-numeric case, and [0.5] is one level whose pred
+    # lacks the levels axis (a ValueError naming the shapes)
+    seq = ["0.5"] if name == "quantile" else [0.5]
+    for bad in ("0.5", None, seq, True):
         with pytest.raises(pl.PylossTypeError, match=opt):
             pl.get(name)(np.zeros(3), np.ones(3), **{opt: bad})
+    if name == "quantile":
+        with pytest.raises(pl.PylossValueError, match=r"pred.*\(3, 1\)"):
+            pl.quantile(np.zeros(3), np.ones(3), q=[0.5])
 
 
 def test_unknown_reduction_and_backend_name_the_argument():

@@ -8,7 +8,7 @@ on their bit patterns (measured faster than NumPy's argsort, bench/sections/lovb
 import numpy as np
 
 from .. import _dispatch as D
-from .._config import check_tolerances, get_num_threads
+from .._config import get_num_threads
 from .._loss import Loss, mean_of, scalar_of
 from .segmentation import _bool_opt
 
@@ -36,25 +36,11 @@ class _LovaszSoftmax(Loss):
                          {"from_logits": None, "classes": "present", "per_image": False,
                           "ignore_index": None}, doc, hessian=False, example=lovasz_example)
 
-    def _run(self, op, arrays, opts, reduction, backend, out):
-        # Loss._run, with "none" accepted when per_image=True
-        merged = self._parse(arrays, opts)
-        D.check_reduction(reduction, ("mean", "sum", "none"))
-        backend = D.check_backend(backend)
-        call = self._bind(arrays, merged)
-        if reduction == "none" and not call.per_image:
+    def _check_reduction(self, call, reduction):
+        if not call.per_image:
             raise D.PylossValueError(
                 "reduction: 'none' needs per_image=True (per_image=False gives one value "
                 "for the whole batch); got reduction='none' with per_image=False")
-        if out is not None and op == "value":
-            raise D.PylossTypeError("out: only grad, value_and_grad and hessian take out=")
-        tol = check_tolerances()
-        if tol is not None and backend != "numpy":
-            expect = self._compute(call, "numpy", reduction, op, None)
-            got = self._compute(call, backend, reduction, op, out)
-            self._check(call, backend, op, got, expect, tol)
-            return got
-        return self._compute(call, backend, reduction, op, out)
 
     def _bind(self, arrays, opts):
         c = _LvCall()

@@ -12,14 +12,17 @@ from .. import _dispatch as D
 from .._dispatch import PylossValueError, opt_float
 from .._loss import ElementwiseLoss, _EwCall
 
-_COMMON = """
+# The head of the Parameters section (the arrays); docstrings that list their
+# own options put them between it and the rest of _COMMON.
+_HEAD = """
     Parameters
     ----------
     pred : array_like, float16/32/64
         Predictions, any shape.
     target : array_like
         Targets of the same shape (integers are cast to the prediction dtype).
-    weight : array_like, optional
+"""
+_REST = """    weight : array_like, optional
         Per-element weights, broadcast to ``pred.shape``; negative allowed.
     reduction : {"mean", "sum", "none"}
         ``mean`` is ``sum(w*l) / sum(w)`` (``sum(l)/n`` without weights);
@@ -35,20 +38,7 @@ _COMMON = """
     derivatives (of the sum).  float16 inputs are computed and answered in
     float32; float32 sums are accumulated in float64 blocks combined pairwise.
 """
-
-
-# _COMMON without its head: for docstrings that list their own options
-# between the arrays and weight under "Parameters".
-_HEAD = """
-    Parameters
-    ----------
-    pred : array_like, float16/32/64
-        Predictions, any shape.
-    target : array_like
-        Targets of the same shape (integers are cast to the prediction dtype).
-"""
-assert _COMMON.startswith(_HEAD)
-_REST = _COMMON[len(_HEAD):]
+_COMMON = _HEAD + _REST
 
 
 def _no_params(opts):
@@ -147,15 +137,19 @@ def _quantile_params(opts):
 def _quantile_levels(q):
     """K >= 1 levels in (0, 1) as a 1-D float64 array (ValueError otherwise)."""
     try:
-        lv = np.asarray(q, dtype=np.float64)
+        raw = np.asarray(q)
+        if raw.dtype.kind not in "iuf":  # strings, bools, objects: as for one level
+            raise TypeError
+        lv = raw.astype(np.float64)
     except (TypeError, ValueError):
-        raise D.PylossTypeError(f"q: expected a level or a 1-D sequence of levels, got {q!r}") from None
+        raise D.PylossTypeError(f"q: expected a level or a 1-D sequence of levels (real "
+                                f"numbers), got {q!r}") from None
     if lv.ndim != 1 or lv.size == 0:
         raise PylossValueError(f"q: expected a non-empty 1-D sequence of levels, got shape {lv.shape}")
     bad = ~((lv > 0.0) & (lv < 1.0))
     if bad.any():
         i = int(np.argmax(bad))
-        raise PylossValueError(f"q: expected every level in (0, 1), got {lv[i]!r} at index {i}")
+        raise PylossValueError(f"q: expected every level in (0, 1), got {float(lv[i])!r} at index {i}")
     return lv
 
 
