@@ -101,7 +101,8 @@ def label_input(y, name, n):
     if a.shape != (n,):
         raise D.PylossValueError(f"{name}: shape {a.shape} does not match the expected ({n},) "
                                  "(one label per row of the embeddings)")
-    return np.ascontiguousarray(a, dtype=np.int64)
+    # D.contiguous also copies unaligned labels (a misaligned int64* is UB in C)
+    return D.contiguous(a, np.dtype(np.int64))
 
 
 def opt_temperature(value):
