@@ -36,10 +36,8 @@ echo "sanitize: scratch copy in $WORK"
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$WORK"
 cd "$WORK"
 
-# SANITIZE_STEPS picks the steps ("1 2" by default).  CI runs step 1 beside
-# its main test run (no Numba there, so little memory) and step 2 after it
-# (Numba compiling every kernel once more, with bounds checks, next to the main
-# run's own compiled kernels would not fit a 24 GB machine).
+# SANITIZE_STEPS picks the steps ("1 2" by default; "2" alone needs no ASan
+# build), e.g. to rerun the one that failed.
 STEPS=" ${SANITIZE_STEPS:-1 2} "
 want() { [[ "$STEPS" == *" $1 "* ]]; }
 ASAN_LIB=$("$CC" -print-file-name=libasan.so)

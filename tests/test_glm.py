@@ -127,7 +127,10 @@ def test_deviance_equals_sklearn_metrics(name, power, backend, weighted, rng):
     # the gradient and Hessian are doubled
     g = pl.get(name).grad(raw, y, deviance=True, reduction="none", backend=backend, **_opts(name, power))
     g1 = pl.get(name).grad(raw, y, reduction="none", backend=backend, **_opts(name, power))
-    np.testing.assert_array_equal(g, 2.0 * g1)
+    # to rounding: the deviance kernel is another loop body, and the AVX2/FMA
+    # clone may fuse its multiply-adds differently (terms like 1 - y e^-r cancel)
+    m1 = 2.0 * _magnitude(name, power, raw, y)
+    assert (np.abs(g - 2.0 * g1) / (m1 + np.abs(g))).max() < 1e-13
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -294,7 +297,9 @@ def test_tweedie_special_powers_are_the_named_losses(rng):
         for op in ("__call__", "grad", "hessian"):
             a = getattr(pl.tweedie, op)(raw, y, power=p, reduction="none")
             b = getattr(other, op)(raw, y, reduction="none")
-            np.testing.assert_allclose(a, b, rtol=1e-14)
+            # to rounding of the terms (1 - y e^-r cancels; the clones fuse differently)
+            m = _magnitude(other.name, p, raw, y)
+            assert (np.abs(a - b) / (m + np.abs(b))).max() < 1e-14, op
 
 
 # ----------------------------------------------------------- 6.2 regression

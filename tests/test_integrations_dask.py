@@ -12,8 +12,11 @@ from pyloss.stream import streamable  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
+    # memory_limit=0: in-process workers would measure the whole test process
+    # (its compiled Numba kernels included) against a share of the machine's
+    # memory and pause at 80% of it, hanging every compute() after that
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
+                                       dashboard_address=None, memory_limit=0)
     c = distributed.Client(cluster)
     yield c
     c.close()
