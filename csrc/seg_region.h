@@ -70,7 +70,7 @@ static inline double pl_seg_gdl_w(double Tt, int wtype)
 }
 
 /* The region options of pl_seg_t left at their defaults (dice_bce). */
-#define PL_SEG_NO_OPTS 0, 0, 0, 0, 0.0, 0.0, 0.0
+#define PL_SEG_NO_OPTS 0, 0, 0, 0, 0.0, 0.0, 0.0, 0
 
 static inline int64_t pl_seg_nblocks(int64_t s, int64_t sb) { return (s + sb - 1) / sb; }
 

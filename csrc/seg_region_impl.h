@@ -29,6 +29,11 @@ typedef struct {
      * generalized Dice weight; alpha, beta, gamma of tversky. */
     int ign, c0, batch, wtype;
     double alpha, beta, gamma;
+    /* keep (set by pl_seg_run): pass 1 stores the softmax p in grad and
+     * pass 2 turns it into the gradient in place (no second softmax); only
+     * when grad overlaps neither the target nor the labels, which pass 2
+     * reads again. */
+    int keep;
 } PL_NAME(pl_seg_t);
 
 /* p = sigmoid(v) and 1 - p, both without cancellation: e = exp(-|v|). */
@@ -101,11 +106,12 @@ PL_INLINE double PL_NAME(pl_seg_vsum)(const PL_NAME(pl_seg_vt) *v)
 
 /* Pass-1 sums of one class over one block: p the activated values (times
  * rz when soft: the softmax's 1/sum), tc the dense target row or lf the
- * labels as T.  Constant flags specialise the loop. */
+ * labels as T.  keep: st gets p (times rz), before any ignore mask.
+ * Constant flags specialise the loop. */
 PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
                                    const T *restrict tc, const T *restrict lf, T cf,
                                    int64_t len, const int sq, const int lab, const int soft,
-                                   const int ign, double *out)
+                                   const int ign, const int keep, T *restrict st, double *out)
 {
     typedef PL_NAME(pl_seg_vt) VT;
     typedef PL_NAME(pl_seg_vi) VI;
@@ -121,6 +127,7 @@ PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
             PL_SEG_LD(zv, rz + i);
             pv *= zv;
         }
+        if (keep) memcpy(st + i, &pv, 32);
         if (lab) {
             VT lv;
             PL_SEG_LD(lv, lf + i);
@@ -138,6 +145,7 @@ PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
     for (int k = 0; i < len; i++, k++) {
         T pv = soft ? p[i] * rz[i] : p[i];
         T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        if (keep) st[i] = pv;
         if (ign && lab && !(lf[i] >= 0)) pv = 0;
         aI[k] += pv * tv;
         aP[k] += sq ? pv * pv : pv;
@@ -175,12 +183,14 @@ PL_INLINE double PL_NAME(pl_seg_lsum)(const T *l)
 PL_INLINE void PL_NAME(pl_seg_acc)(const T *restrict p, const T *restrict rz,
                                    const T *restrict tc, const T *restrict lf, T cf,
                                    int64_t len, const int sq, const int lab, const int soft,
-                                   double *out)
+                                   const int ign, const int keep, T *restrict st, double *out)
 {
     T aI[8] = {0}, aP[8] = {0}, aT[8] = {0};
     for (int64_t i = 0, k = 0; i < len; i++, k = (k + 1 == PL_SEG_VL) ? 0 : k + 1) {
         T pv = soft ? p[i] * rz[i] : p[i];
         T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
+        if (keep) st[i] = pv;
+        if (ign && lab && !(lf[i] >= 0)) pv = 0;
         aI[k] += pv * tv;
         aP[k] += sq ? pv * pv : pv;
         aT[k] += sq ? tv * tv : tv;
@@ -240,6 +250,7 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
         const T *tc = lab ? NULL : r->t + (n * C + c) * S + s0;
         const T cf = (T)c;
         const T *pc = buf + c * SB;
+        T *st = r->keep ? r->grad + (n * C + c) * S + s0 : NULL;
         double *o = part + c * 4;
         o[3] = 0.0;
         if (r->act == PL_SEG_ACT_SIGMOID) {
@@ -255,23 +266,27 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
             pc = xn + c * S;
         }
         /* constant flags (soft, lab, sq, ign) specialise pl_seg_acc */
-#define PL_SEG_ACC(soft_, lab_, ign_)                                                   \
-    do {                                                                                \
-        if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, lab_, soft_, ign_, o);   \
-        else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, lab_, soft_, ign_, o);      \
+#define PL_SEG_ACC(soft_, lab_, ign_, keep_)                                                  \
+    do {                                                                                      \
+        if (sq) PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 1, lab_, soft_, ign_, keep_, st, o); \
+        else PL_NAME(pl_seg_acc)(pc, r2, tc, r1, cf, len, 0, lab_, soft_, ign_, keep_, st, o);    \
     } while (0)
         if (r->act == PL_SEG_ACT_SOFTMAX) {
-            if (lab) {
-                if (r->ign) PL_SEG_ACC(1, 1, 1);
-                else PL_SEG_ACC(1, 1, 0);
+            if (r->keep) {
+                if (lab && r->ign) PL_SEG_ACC(1, 1, 1, 1);
+                else if (lab) PL_SEG_ACC(1, 1, 0, 1);
+                else PL_SEG_ACC(1, 0, 0, 1);
+            } else if (lab) {
+                if (r->ign) PL_SEG_ACC(1, 1, 1, 0);
+                else PL_SEG_ACC(1, 1, 0, 0);
             } else {
-                PL_SEG_ACC(1, 0, 0);
+                PL_SEG_ACC(1, 0, 0, 0);
             }
         } else if (lab) {
-            if (r->ign) PL_SEG_ACC(0, 1, 1);
-            else PL_SEG_ACC(0, 1, 0);
+            if (r->ign) PL_SEG_ACC(0, 1, 1, 0);
+            else PL_SEG_ACC(0, 1, 0, 0);
         } else {
-            PL_SEG_ACC(0, 0, 0);
+            PL_SEG_ACC(0, 0, 0, 0);
         }
 #undef PL_SEG_ACC
     }
@@ -314,6 +329,47 @@ static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t 
     T *restrict lf = buf + (C + 1) * SB;
     T *restrict rz = buf + (C + 2) * SB;
     if (C == 0) return;
+    if (r->keep) {
+        /* softmax, p already in grad (pass 1): h_c = A t + B + G p into the
+         * scratch rows, dot = sum_c p_c h_c, then g_c = p_c (h_c - dot) over
+         * p in place.  The same expressions as below, so the same bits. */
+        if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, lf);
+        for (int64_t j = 0; j < len; j++) dot[j] = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const T A = coef[c * 4], B = coef[c * 4 + 1], G = coef[c * 4 + 2];
+            const T cf = (T)c;
+            const T *restrict pc = gn + c * S;
+            T *restrict hc = buf + c * SB;
+            if (lab) {
+                for (int64_t j = 0; j < len; j++) {
+                    T tv = lf[j] == cf ? (T)1 : (T)0;
+                    T h = A * tv + B + G * pc[j];
+                    hc[j] = h;
+                    dot[j] += pc[j] * h;
+                }
+            } else {
+                const T *restrict tc = r->t + (n * C + c) * S + s0;
+                for (int64_t j = 0; j < len; j++) {
+                    T h = A * tc[j] + B + G * pc[j];
+                    hc[j] = h;
+                    dot[j] += pc[j] * h;
+                }
+            }
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const T *restrict hc = buf + c * SB;
+            T *gc = gn + c * S;   /* p in, gradient out */
+            if (lab && r->ign) {
+                for (int64_t j = 0; j < len; j++) {
+                    T g = gc[j] * (hc[j] - dot[j]);
+                    gc[j] = lf[j] >= 0 ? g : (T)0;
+                }
+            } else {
+                for (int64_t j = 0; j < len; j++) gc[j] = gc[j] * (hc[j] - dot[j]);
+            }
+        }
+        return;
+    }
     if (r->act == PL_SEG_ACT_SOFTMAX) {
         /* g_x = p (g_p - sum_k p_k g_p,k); every input of the block is read
          * before the first write, so grad may alias x or t. */
@@ -639,6 +695,22 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     const double cs = (double)C * (double)S;
     const double kb = cs > 0 ? bce_w * scale / cs : 0.0;
     double total = 0.0;
+    r->keep = 0;
+    if (r->grad && r->act == PL_SEG_ACT_SOFTMAX && S >= PL_SEG_SMALL_S && C > 0) {
+        /* pass 1 may store p in grad unless pass 2 would then read a target
+         * or labels that grad has overwritten (the driver allows aliasing) */
+        const uintptr_t g0 = (uintptr_t)r->grad, g1 = g0 + (uintptr_t)(N * C * S) * sizeof(T);
+        int ov = 0;
+        if (r->t) {
+            const uintptr_t t0 = (uintptr_t)r->t, t1 = t0 + (uintptr_t)(N * C * S) * sizeof(T);
+            ov = ov || (g0 < t1 && t0 < g1);
+        }
+        if (r->lab) {
+            const uintptr_t l0 = (uintptr_t)r->lab, l1 = l0 + (uintptr_t)(N * S) * sizeof(int64_t);
+            ov = ov || (g0 < l1 && l0 < g1);
+        }
+        r->keep = !ov;
+    }
     if (r->batch) {
         /* every sample's sums first, added in sample order; then one set of
          * coefficients for the whole batch and the gradient pass */

@@ -31,6 +31,6 @@ PL_CLONES double PL_NAME(pl_region)(int64_t n, int64_t c, int64_t s, const T *pr
     PL_NAME(pl_seg_t) r = {n, c, s, 0, pred, target, labels, grad, activation, kind, 0,
                            (flags & PL_SEG_F_IGNORE) && labels != NULL,
                            (flags & PL_SEG_F_NOBG) ? 1 : 0, (flags & PL_SEG_F_BATCH) ? 1 : 0,
-                           wtype, alpha, beta, gamma};
+                           wtype, alpha, beta, gamma, 0};
     return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
 }
