@@ -2,15 +2,31 @@
 #include "pyloss.h"
 #include "common.h"
 
+/* No FMA contraction here: the union (Ap + Ag - I) must round like
+ * torchvision's, since 1 - I / U cancels for near-identical boxes and a fused
+ * product would move their loss by up to 1e-7 relative on the AVX2 clone. */
+#pragma GCC optimize("fp-contract=off")
+
 #define PL_BOX_BLOCK 4096      /* boxes per deterministic block */
+#define PL_BOX_CHUNK 256       /* boxes per vectorised pass inside a block */
 
 int64_t pl_box_work(int64_t n) { return (n + PL_BOX_BLOCK - 1) / PL_BOX_BLOCK; }
 
 /* d max(a, b) / da: 1, 0, or 1/2 at a tie (PyTorch's maximum/minimum split
- * the gradient equally there, so identical boxes get a zero gradient). */
-static inline double pl_box_dmax(double a, double b) { return a > b ? 1.0 : (a == b ? 0.5 : 0.0); }
+ * the gradient equally there, so identical boxes get a zero gradient).  Two
+ * selects, no branch: GCC turns them into vector blends. */
+static inline double pl_box_dmax(double a, double b)
+{
+    return (a > b ? 0.5 : 0.0) + (a >= b ? 0.5 : 0.0);
+}
 
-/* One box: returns the loss, d[0..3] = dL / d pred. */
+/* One box: returns the loss, d[0..3] = dL / d pred.  Branch-free for every
+ * kind (the kind is a constant in each caller's loop, so it folds away): the
+ * min/max and their tie-split gradients are selects, the gradient reuses one
+ * reciprocal of the union and one of the enclosing term (the values keep
+ * torchvision's divisions: 1 - iou cancels, so a rounded reciprocal there
+ * would move identical boxes' loss by 1e-8 relative), and the GIoU/DIoU
+ * loops vectorise over boxes. */
 static inline double pl_box_point(const double p[4], const double t[4], int kind, double eps,
                                   double d[4])
 {
@@ -27,10 +43,11 @@ static inline double pl_box_point(const double p[4], const double t[4], int kind
     const double w = x2 - x1, h = y2 - y1, wg = gx2 - gx1, hg = gy2 - gy1;
     const double U = w * h + wg * hg - I;
     const double Ue = U + eps;
-    const double iou = I / Ue;
+    const double rU = 1.0 / Ue;
+    const double iou = I / Ue;      /* torchvision's division: 1 - iou cancels */
     double L = 1.0 - iou;
-    double dI = -1.0 / Ue;          /* dL/dI at fixed U */
-    double dU = I / (Ue * Ue);      /* dL/dU */
+    const double dI = -rU;          /* dL/dI at fixed U */
+    double dU = iou * rU;           /* dL/dU = I / Ue^2 */
     /* smallest enclosing box */
     const double cx1 = x1 < gx1 ? x1 : gx1, cy1 = y1 < gy1 ? y1 : gy1;
     const double cx2 = x2 > gx2 ? x2 : gx2, cy2 = y2 > gy2 ? y2 : gy2;
@@ -40,22 +57,24 @@ static inline double pl_box_point(const double p[4], const double t[4], int kind
     double dcw, dch, ddx = 0.0, ddy = 0.0, dwa = 0.0, dha = 0.0;
     if (kind == 0) {
         const double C = cw * ch, Ce = C + eps;
+        const double rC = 1.0 / Ce;
         L += (C - U) / Ce;
-        dU -= 1.0 / Ce;
-        const double dC = Ue / (Ce * Ce);    /* d (C - U)/(C + eps) / dC */
+        dU -= rC;
+        const double dC = Ue * rC * rC;      /* d (C - U)/(C + eps) / dC */
         dcw = dC * ch;
         dch = dC * cw;
     } else {
         const double Q = cw * cw + ch * ch + eps;
+        const double rQ = 1.0 / Q;
         const double dx = 0.5 * (x1 + x2) - 0.5 * (gx1 + gx2);
         const double dy = 0.5 * (y1 + y2) - 0.5 * (gy1 + gy2);
         const double D = dx * dx + dy * dy;
         L += D / Q;
-        const double dQ = -D / (Q * Q);
+        const double dQ = -D * rQ * rQ;
         dcw = 2.0 * dQ * cw;
         dch = 2.0 * dQ * ch;
-        ddx = dx / Q;                        /* d (D/Q) / dx1 = d/dx2 */
-        ddy = dy / Q;
+        ddx = dx * rQ;                       /* d (D/Q) / dx1 = d/dx2 */
+        ddy = dy * rQ;
         if (kind == 2) {
             /* aspect term with atan2(w, h) = atan(w / h) for h > 0, finite at h = 0;
              * alpha is a constant for the gradient (torchvision: torch.no_grad) */
@@ -65,7 +84,7 @@ static inline double pl_box_point(const double p[4], const double t[4], int kind
             const double alpha = v / (1.0 - iou + v + eps);
             L += alpha * v;
             const double r2 = w * w + h * h;
-            const double c = r2 > 0 ? alpha * (-2.0 * k * diff) / r2 : 0.0;
+            const double c = r2 > 0 ? alpha * (-2.0 * k * diff) / (r2 > 0 ? r2 : 1.0) : 0.0;
             dwa = c * h;                     /* d atan2(w, h)/dw = h / (w^2 + h^2) */
             dha = -c * w;
         }
