@@ -510,12 +510,12 @@ static inline double PL_NAME(pl_seg_gdl)(const double *sm, const PL_NAME(pl_seg_
     }
     double num = 2.0 * sI + smooth, den = sD + smooth;
     double r = num / (den * den);
-    for (int64_t c = 0; c < C; c++) {
-        double w = 0.0;
-        if (c >= c0) {
-            w = pl_seg_gdl_w(sm[c * 4 + 2], rr->wtype);
-            w = isinf(w) ? wmax : w;
-        }
+    /* a class left out (c < c0) is in no sum: exactly zero, even where
+     * den = 0 makes the others NaN */
+    for (int64_t c = 0; c < c0; c++) k[c * 4] = k[c * 4 + 1] = k[c * 4 + 2] = 0;
+    for (int64_t c = c0; c < C; c++) {
+        double w = pl_seg_gdl_w(sm[c * 4 + 2], rr->wtype);
+        w = isinf(w) ? wmax : w;
         k[c * 4] = (T)(f * (-2.0 * w / den));
         k[c * 4 + 1] = (T)(f * (w * r));
         k[c * 4 + 2] = 0;

@@ -96,6 +96,21 @@ def test_gradient_finite_differences(name, opts, backend, reduction, rng):
         np.testing.assert_allclose(g, _fd(f, x.copy()), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("backend", FAST)
+def test_generalized_dice_left_out_class_has_zero_gradient_at_zero_denominator(backend):
+    """Found by the hypothesis test below: pred (1, 2) probabilities, smooth=0,
+    include_background=False.  Class 0 is in no sum, so its gradient is 0
+    (the reference's), even though class 1's 0/0 ratio makes its own NaN."""
+    x = np.array([[0.25, 0.0]])
+    lab = np.array([0])             # class 1 absent, p_1 = 0: den = 0
+    opts = dict(smooth=0.0, include_background=False)
+    loss = pl.get("generalized_dice")
+    _, g_ref = loss.value_and_grad(x, lab, backend="numpy", reduction="none", **opts)
+    _, g = loss.value_and_grad(x, lab, backend=backend, reduction="none", **opts)
+    assert g_ref[0, 0] == 0 and np.isnan(g_ref[0, 1])
+    np.testing.assert_array_equal(g, g_ref)
+
+
 @settings(max_examples=30, deadline=None)
 @given(N=st.integers(1, 4), C=st.integers(1, 5), spatial=st.lists(st.integers(1, 9), max_size=3),
        smooth=st.sampled_from([0.0, 1e-5, 1.0, 7.0]), act=st.sampled_from([None, "sigmoid", "softmax"]),

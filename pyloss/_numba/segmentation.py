@@ -221,12 +221,14 @@ def gdl_of(sums, c0, wtype, smooth, f, coef):
     num = 2.0 * sI + smooth
     den = sD + smooth
     r = num / (den * den)
-    for c in range(C):
-        w = 0.0
-        if c >= c0:
-            w = gdl_w(sums[c, 2], wtype)
-            if math.isinf(w):
-                w = wmax
+    for c in range(c0):     # left out: in no sum, exactly zero (den = 0 included)
+        coef[c, 0] = 0.0
+        coef[c, 1] = 0.0
+        coef[c, 2] = 0.0
+    for c in range(c0, C):
+        w = gdl_w(sums[c, 2], wtype)
+        if math.isinf(w):
+            w = wmax
         coef[c, 0] = f * (-2.0 * w / den)
         coef[c, 1] = f * (w * r)
         coef[c, 2] = 0.0
