@@ -1,7 +1,8 @@
 """tversky and generalized_dice (and dice, for reference) value_and_grad (softmax logits 8x4x256x256
 float32, one-hot targets) against PyTorch forward+backward: MONAI's
 TverskyLoss / GeneralizedDiceLoss and the plain formula of `pyloss bench`
-(pyloss._bench._f_tversky / _f_generalized_dice), side by side in one run.
+(pyloss._bench._f_tversky / _f_generalized_dice), and the same formula under
+jax.jit(jax.value_and_grad(...)) where JAX is installed, side by side in one run.
 
     python bench/seg_region_vs_torch.py [threads]
 
@@ -72,12 +73,18 @@ def main():
             v, g = loss.value_and_grad(x, t, **o)
             assert abs(v_m - float(v)) <= 1e-5 and np.allclose(g_m.numpy(), g, rtol=1e-3, atol=1e-9)
             res["MONAI"] = med(torch_vg(m))
+        jp = _bench._jax_peer(name, (x, t), full)
+        if jp is not None:
+            v_j, g_j = jp[1]()
+            v, g = loss.value_and_grad(x, t, **o)
+            assert abs(float(v_j) - float(v)) <= 1e-5 and np.allclose(np.asarray(g_j), g, rtol=1e-3, atol=1e-9)
+            res["jax"] = med(jp[1])
         fastest = min(v for k, v in res.items() if not k.startswith("pyloss"))
         rows.append((name, res, fastest))
     print(f"threads={nt} ({'CPU' if nt == 1 else 'wall'} ms, median of {REPEAT})")
     for name, res, fastest in rows:
         cells = "  ".join(f"{k} {v:.1f}" for k, v in res.items())
-        print(f"{name}: {cells}  ->  C / fastest torch = {res['pyloss C'] / fastest:.2f}x")
+        print(f"{name}: {cells}  ->  C / fastest peer = {res['pyloss C'] / fastest:.2f}x")
 
 
 if __name__ == "__main__":
