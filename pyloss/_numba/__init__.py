@@ -9,6 +9,7 @@ source template with :func:`instantiate`, compiled with this package's real
 file name so that Numba's on-disk cache finds them again -- closures and
 function-typed arguments would recompile in every process.
 """
+import os
 import threading
 
 import numba
@@ -18,6 +19,13 @@ from .._config import get_num_threads
 
 BLOCK = 4096        # same block size as csrc/common.h: PL_BLOCK
 PARALLEL_MIN = 1 << 17
+# PYLOSS_NUMBA_SERIAL=1 compiles the prange kernels without Numba's
+# ParallelAccelerator: prange runs as range, over the same fixed blocks, so the
+# results are the same, on one thread.  For checking runs only -- the
+# sanitizer job's NUMBA_BOUNDSCHECK=1 step uses it (the same index expressions
+# are checked, and a serial compile takes about half the time); use it with a
+# NUMBA_CACHE_DIR of its own, as Numba's cache does not key on the flag.
+PARALLEL = os.environ.get("PYLOSS_NUMBA_SERIAL", "") in ("", "0")
 
 
 def _apply_threads(n):
@@ -55,7 +63,7 @@ def instantiate(template, names, namespace, filename, **jit):
         before = set(namespace)
         exec(compile(src, filename, "exec"), namespace)
         for fname in set(namespace) - before:
-            parallel = fname.endswith("_par")
+            parallel = PARALLEL and fname.endswith("_par")
             namespace[fname] = numba.njit(cache=True, parallel=parallel, **jit)(namespace[fname])
             made[fname] = namespace[fname]
     return made

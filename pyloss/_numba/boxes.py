@@ -4,7 +4,7 @@ import math
 import numba
 import numpy as np
 
-from . import pairwise
+from . import PARALLEL, pairwise
 
 BLOCK = 4096   # csrc/boxes.c: PL_BOX_BLOCK
 
@@ -115,7 +115,7 @@ def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def box_par(pred, target, weight, kind, eps, scale, loss, grad):
     n = pred.shape[0]
     nb = (n + BLOCK - 1) // BLOCK

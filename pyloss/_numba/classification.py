@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, instantiate, pairwise, parallel_ok  # noqa: F401
+from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, parallel_ok  # noqa: F401
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
 
@@ -203,7 +203,7 @@ def smx_ser(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma, loss
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def smx_par(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma, loss, g, hm, c, d, rows, per):
     nb = (rows + per - 1) // per
     part = np.empty(nb)

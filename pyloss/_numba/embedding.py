@@ -11,7 +11,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, pairwise, parallel_ok
+from . import BLOCK, PARALLEL, pairwise, parallel_ok
 
 
 @numba.njit(cache=True)
@@ -130,7 +130,7 @@ def triplet_ser(A, P, N, margin, eps, pw, mode, swap, scale, loss, ga, gp, gn):
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def triplet_par(A, P, N, margin, eps, pw, mode, swap, scale, loss, ga, gp, gn):
     n, d = A.shape
     rb = rows_per_block(d)
@@ -196,7 +196,7 @@ def contrastive_ser(X1, X2, S, margin, scale, loss, g1, g2):
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def contrastive_par(X1, X2, S, margin, scale, loss, g1, g2):
     n, d = X1.shape
     rb = rows_per_block(d)

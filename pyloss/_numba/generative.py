@@ -6,7 +6,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, instantiate, pairwise, parallel_ok  # noqa: F401
+from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, parallel_ok  # noqa: F401
 from .embedding import rows_per_block
 
 
@@ -48,7 +48,7 @@ def kl_gaussian_ser(MU, LV, scale, loss, gm, gl):
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def kl_gaussian_par(MU, LV, scale, loss, gm, gl):
     n, d = MU.shape
     rb = rows_per_block(d)
@@ -115,7 +115,7 @@ def vae_ser(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl):
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def vae_par(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl):
     n = R.shape[0]
     rb = rows_per_block(R.shape[1] + MU.shape[1])

@@ -13,6 +13,8 @@ import math
 import numba
 import numpy as np
 
+from . import PARALLEL
+
 
 
 @numba.njit(cache=True)
@@ -56,7 +58,7 @@ def simrows_ser(S, inv_t, pos_off, excl, rowloss, want):
         simrow(S, i, inv_t, pos_off, excl, rowloss, want)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def simrows_par(S, inv_t, pos_off, excl, rowloss, want):
     for i in numba.prange(S.shape[0]):
         simrow(S, i, inv_t, pos_off, excl, rowloss, want)
@@ -114,7 +116,7 @@ def supcon_rows_ser(S, labels, inv_t, rowloss, want):
         supcon_row(S, i, labels, inv_t, rowloss, want)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def supcon_rows_par(S, labels, inv_t, rowloss, want):
     for i in numba.prange(S.shape[0]):
         supcon_row(S, i, labels, inv_t, rowloss, want)
@@ -161,7 +163,7 @@ def hard_mine_ser(G, sqn, labels, squared, ap, an):
         hard_row(G, sqn, labels, squared, ap, an, i)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def hard_mine_par(G, sqn, labels, squared, ap, an):
     for i in numba.prange(G.shape[0]):
         hard_row(G, sqn, labels, squared, ap, an, i)
@@ -241,7 +243,7 @@ def batch_all_rows_ser(G, sqn, labels, margin, squared, rowloss, rowcount, want)
         all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PARALLEL)
 def batch_all_rows_par(G, sqn, labels, margin, squared, rowloss, rowcount, want):
     for i in numba.prange(G.shape[0]):
         all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
