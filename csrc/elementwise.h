@@ -95,13 +95,16 @@
         return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,     \
                                    hess, M, WW, WA);
 
+/* m always has V or L (the value is summed whenever no loss array is given):
+ * value, loss, value_and_grad (reduced and per element), hessian (V|H) and the
+ * boosting objective's fused gradient + Hessian (V|G|H). */
 #define PL_EW_CASES(NAME, WW, WA)                                                               \
     PL_EW_CASE(NAME, PL_EW_V, WW, WA)                                                           \
     PL_EW_CASE(NAME, PL_EW_L, WW, WA)                                                           \
-    PL_EW_CASE(NAME, PL_EW_G, WW, WA)                                                           \
     PL_EW_CASE(NAME, PL_EW_V | PL_EW_G, WW, WA)                                                 \
     PL_EW_CASE(NAME, PL_EW_L | PL_EW_G, WW, WA)                                                 \
-    PL_EW_CASE(NAME, PL_EW_H, WW, WA)
+    PL_EW_CASE(NAME, PL_EW_V | PL_EW_H, WW, WA)                                                 \
+    PL_EW_CASE(NAME, PL_EW_V | PL_EW_G | PL_EW_H, WW, WA)
 
 /* _blkd carries the per-CPU clones: the OpenMP body that calls it is
  * outlined from the exported function and compiled for the baseline target

@@ -3,8 +3,10 @@
 * Many calls of every loss (every op, with and without ``out=``, and failing
   calls) leave the resident set size and the number of live Python objects
   flat after a warm-up.  ``PYLOSS_MEMORY_CALLS`` sets the calls per loss on
-  the C backend (default 20000; the issue's 10^5 with
-  ``PYLOSS_MEMORY_CALLS=100000``); Numba and NumPy get a tenth.
+  the C backend (default 4000; the issue's 10^5 with
+  ``PYLOSS_MEMORY_CALLS=100000``); Numba and NumPy get a tenth, at least
+  1000.  Inputs of 1024 elements (8 KB): one leaked input-sized array per
+  call would add 8 MB or more, twice the RSS bound, on every backend.
 * No kernel keeps a reference to an input, weight or out= buffer after it
   returns (weakrefs to an ndarray subclass; ``sys.getrefcount``).
 * ``grad``/``value_and_grad``/``hessian`` with ``out=`` on contiguous inputs of
@@ -23,7 +25,8 @@ import pyloss as pl
 from reliability_util import call, make, ops_of, sentinel_like, valid_weight
 
 NAMES = pl.losses()
-CALLS = int(os.environ.get("PYLOSS_MEMORY_CALLS", "20000"))
+CALLS = int(os.environ.get("PYLOSS_MEMORY_CALLS", "4000"))
+SIZE = 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -34,7 +37,7 @@ def rss():
 
 def _plan(loss, backend):
     """A cycle of calls covering every op, reduction, out= and a bad call."""
-    arrays, opts = make(loss.name, (64,))
+    arrays, opts = make(loss.name, (SIZE,))
     plan = []
     for op in ops_of(loss):
         for red in loss.reductions:
@@ -76,8 +79,9 @@ def test_many_calls_leave_rss_flat(name, backend):
     _run_plan(loss, backend, plan, calls)
     gc.collect()
     objs1, rss1 = len(gc.get_objects()), rss()
-    # Inputs are 64 elements (>= 512 bytes per array): leaking one array, a
-    # cffi buffer or a traceback per call would grow RSS by >= 10 MB here.
+    # Inputs are SIZE elements (8 KB per float64 array): leaking one array per
+    # call grows RSS by >= 8 MB here; a leaked cffi buffer or traceback shows
+    # in the live-object count.
     assert rss1 - rss0 < 4 * 2**20, \
         f"{name}/{backend}: RSS grew {(rss1 - rss0) / 2**20:.1f} MB over {calls} calls"
     assert objs1 - objs0 < 200, f"{name}/{backend}: {objs1 - objs0} more live objects after {calls} calls"
