@@ -16,7 +16,6 @@ import numpy as np
 from . import PARALLEL
 
 
-
 @numba.njit(cache=True)
 def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
     """Softmax cross-entropy of row i of inv_t*S against column (i+pos_off) % K,
