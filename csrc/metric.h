@@ -10,6 +10,7 @@
  *     with want_grad the row becomes d l_i / d S_i.
  *   hard_mine: per anchor the first farthest positive and first nearest
  *     negative from d2 = sqn_i + sqn_j - 2 G_ij (-1, -1 when it has none).
+ *   symmetrize: w <- w + w^T in place (n x n), bit-identical for any nthreads.
  *   batch_all_rows: hinge sum and active count of every valid triplet of each
  *     anchor; with want_grad the row becomes d loss / d(d2_ij).  Returns 1 when
  *     a per-thread row buffer cannot be allocated (nothing is then reliable). */
@@ -21,3 +22,5 @@ void pl_metric_hard_mine_f32(int64_t n, const float *g, const float *sqn, const 
 void pl_metric_hard_mine_f64(int64_t n, const double *g, const double *sqn, const int64_t *labels, int squared, int64_t *ap, int64_t *an, int nthreads);
 int pl_metric_batch_all_rows_f32(int64_t n, float *g, const float *sqn, const int64_t *labels, double margin, int squared, double *rowloss, double *rowcount, int want_grad, int nthreads);
 int pl_metric_batch_all_rows_f64(int64_t n, double *g, const double *sqn, const int64_t *labels, double margin, int squared, double *rowloss, double *rowcount, int want_grad, int nthreads);
+void pl_metric_symmetrize_f32(int64_t n, float *w, int nthreads);
+void pl_metric_symmetrize_f64(int64_t n, double *w, int nthreads);

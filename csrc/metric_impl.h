@@ -74,10 +74,14 @@ PL_CLONES static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t 
     const double sum = pl_lanes_sum(acc);
     *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
     if (want) {
+        /* the positive's weight it (p_p - 1) = -it (sum - e_p) / sum, with
+         * sum - e_p in double: exact where p_p is close to 1 (a nearly
+         * solved row), where it (p_p - 1) in T would cancel to noise */
+        const double rest = sum - (double)s[p];
         const T f = (T)((double)it / sum);
         for (int64_t j = 0; j < k; j++) s[j] *= f;
         if (ex >= 0) s[ex] = 0;
-        s[p] -= it;
+        s[p] = (T)(-inv_t * (rest / sum));
     }
 }
 
@@ -251,3 +255,63 @@ int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64
     }
     return err;
 }
+
+/* w <- w + w^T in place, n x n, by tiles of 256 bytes a side (64 floats, 32
+ * doubles): tile (a, b), a <= b, is copied row by row into an L1 buffer; each
+ * row of its mirror (b, a), contiguous in w, is then updated in place,
+ * w_ji += buf_ij, and the sums go back into the buffer, which is written back
+ * row by row.  Walking the mirror's columns straight through w would step n
+ * entries per access (every row of a tile in one cache set: n = 8192 floats
+ * is 32 KiB), 3x slower.  Each output w_ij = w_ji = w_ij + w_ji is one
+ * addition of the same two numbers whatever the thread count (IEEE addition
+ * is commutative), so the result is bit-identical for any nthreads.  Lets a
+ * loss over z z^T make its gradient (W + W^T) z with one BLAS product instead
+ * of two. */
+#define PL_SYM_TILE ((int64_t)(256 / sizeof(T)))
+PL_CLONES static void PL_NAME(mx_sym_tilerow)(int64_t n, T *w, int64_t a0)
+{
+    T A[64 * 64];
+    const int64_t ts = PL_SYM_TILE;
+    const int64_t ha = a0 + ts < n ? ts : n - a0;
+    for (int64_t b0 = a0; b0 < n; b0 += ts) {
+        const int64_t hb = b0 + ts < n ? ts : n - b0;
+        for (int64_t i = 0; i < ha; i++)          /* A = w[a0.., b0..] */
+            memcpy(A + i * ts, w + (a0 + i) * n + b0, (size_t)hb * sizeof(T));
+        if (b0 == a0) {                            /* diagonal tile: within A */
+            for (int64_t i = 0; i < ha; i++) {
+                A[i * ts + i] += A[i * ts + i];
+                for (int64_t j = i + 1; j < hb; j++) {
+                    const T v = A[i * ts + j] + A[j * ts + i];
+                    A[i * ts + j] = v;
+                    A[j * ts + i] = v;
+                }
+            }
+        } else {
+            for (int64_t j = 0; j < hb; j++) {     /* mirror row j, in place */
+                T *restrict r = w + (b0 + j) * n + a0;
+                for (int64_t i = 0; i < ha; i++) {
+                    const T v = A[i * ts + j] + r[i];
+                    r[i] = v;
+                    A[i * ts + j] = v;
+                }
+            }
+        }
+        for (int64_t i = 0; i < ha; i++)
+            memcpy(w + (a0 + i) * n + b0, A + i * ts, (size_t)hb * sizeof(T));
+    }
+}
+
+void PL_NAME(pl_metric_symmetrize)(int64_t n, T *w, int nthreads)
+{
+    const int par = pl_use_threads(n * n, nthreads);
+    (void)par;
+    const int64_t nt = (n + PL_SYM_TILE - 1) / PL_SYM_TILE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par) num_threads(nthreads)
+#endif
+    for (int64_t t = 0; t < (nt + 1) / 2; t++) {   /* tile rows t and nt-1-t: equal work */
+        PL_NAME(mx_sym_tilerow)(n, w, t * PL_SYM_TILE);
+        if (nt - 1 - t != t) PL_NAME(mx_sym_tilerow)(n, w, (nt - 1 - t) * PL_SYM_TILE);
+    }
+}
+#undef PL_SYM_TILE

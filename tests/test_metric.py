@@ -372,3 +372,41 @@ def test_threads_give_identical_bits(restore_threads):
                 assert v0 == v1
                 for a, c in zip(_grads(g0), _grads(g1)):
                     assert np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("backend", BACKENDS[:-1])
+def test_nearly_solved_rows_keep_float32_gradient_accuracy(backend):
+    # Each query almost equals its key and tau = 0.05: the positive's
+    # softmax weight is 1 - O(1e-3), and its gradient coefficient
+    # it*(p - 1) formed in float32 kept only ~3 digits (emulated in float32:
+    # 5e-5 of the largest entry off, the hypothesis run found an example 5e-4
+    # off).  The kernels form it as -it*(sum - e_p)/sum with the sum in
+    # double; the float64 reference is the independent check.
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((4, 8)).astype(np.float32)
+    k = (q + 0.01 * rng.standard_normal((4, 8))).astype(np.float32)
+    for loss, args in ((pl.info_nce, (q, k)), (pl.nt_xent, (q, k))):
+        ref = loss.grad(*(a.astype(np.float64) for a in args), temperature=0.05, backend="numpy")
+        got = loss.grad(*args, temperature=0.05, backend=backend)
+        for g, r in zip(got, ref):
+            assert np.max(np.abs(g - r)) <= 1e-5 * np.max(np.abs(r)), (loss.name, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS[:-1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_symmetrize_kernel_is_w_plus_w_transposed_exactly(backend, dtype, restore_threads):
+    # The kernel behind (W + Wᵀ) z as one BLAS product: tiles of 64 / 32
+    # entries a side, so sizes around and across tile edges; every entry
+    # must be exactly w_ij + w_ji (one IEEE addition) for any thread count.
+    from pyloss._defs.metric import kernels
+    sym = kernels(backend, np.dtype(dtype))[4]
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 31, 32, 33, 63, 64, 65, 129, 700):
+        w0 = rng.standard_normal((n, n)).astype(dtype)
+        want = w0 + w0.T
+        for nt in (1, 2, 3):
+            pl.set_num_threads(nt)
+            w = w0.copy()
+            sym(w, nt)
+            assert np.array_equal(w, want), (backend, dtype, n, nt)
+

@@ -34,6 +34,7 @@ def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
         m = 0.0      # as the reference: a row of -inf or inf gives nan/inf, not an exception
     sp = inv_t * np.float64(S[i, p])
     acc = 0.0
+    ep = 0.0
     for j in range(k):
         if excl and j == i:
             if want:
@@ -41,6 +42,8 @@ def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
             continue
         e = math.exp(inv_t * np.float64(S[i, j]) - m)
         acc += e
+        if j == p:
+            ep = e
         if want:
             S[i, j] = e
     rowloss[i] = m + math.log(acc) - sp
@@ -48,7 +51,9 @@ def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
         f = inv_t / acc
         for j in range(k):
             S[i, j] = S[i, j] * f
-        S[i, p] = S[i, p] - inv_t
+        # inv_t (p_p - 1) as -inv_t (acc - e_p) / acc: no cancellation in the
+        # matrix dtype where p_p is close to 1 (see csrc/metric_impl.h)
+        S[i, p] = -inv_t * ((acc - ep) / acc)
 
 
 @numba.njit(cache=True)
@@ -246,3 +251,55 @@ def batch_all_rows_ser(G, sqn, labels, margin, squared, rowloss, rowcount, want)
 def batch_all_rows_par(G, sqn, labels, margin, squared, rowloss, rowcount, want):
     for i in numba.prange(G.shape[0]):
         all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
+
+
+_TILE = 64
+
+
+@numba.njit(cache=True)
+def sym_tilerow(W, a0):
+    """W <- W + Wᵀ on tile row a0: tile (a, b), b >= a, is copied row by row
+    into a small buffer; each row of its mirror (b, a), contiguous in W, is
+    updated in place and the sums go back through the buffer, written back
+    row by row (a column walk straight through W steps a whole row per
+    access: every row of a tile lands in one cache set).  Every entry is one
+    addition of the same two numbers, so the result does not depend on the
+    thread count (mirror of csrc/metric_impl.h)."""
+    n = W.shape[0]
+    A = np.empty((_TILE, _TILE), W.dtype)
+    ha = min(_TILE, n - a0)
+    for b0 in range(a0, n, _TILE):
+        hb = min(_TILE, n - b0)
+        for i in range(ha):
+            for j in range(hb):
+                A[i, j] = W[a0 + i, b0 + j]
+        if b0 == a0:
+            for i in range(ha):
+                A[i, i] = A[i, i] + A[i, i]
+                for j in range(i + 1, hb):
+                    v = A[i, j] + A[j, i]
+                    A[i, j] = v
+                    A[j, i] = v
+        else:
+            for j in range(hb):
+                for i in range(ha):
+                    v = A[i, j] + W[b0 + j, a0 + i]
+                    W[b0 + j, a0 + i] = v
+                    A[i, j] = v
+        for i in range(ha):
+            for j in range(hb):
+                W[a0 + i, b0 + j] = A[i, j]
+
+@numba.njit(cache=True)
+def symmetrize_ser(W):
+    for t in range((W.shape[0] + _TILE - 1) // _TILE):
+        sym_tilerow(W, t * _TILE)
+
+
+@numba.njit(cache=True, parallel=PARALLEL)
+def symmetrize_par(W):
+    nt = (W.shape[0] + _TILE - 1) // _TILE
+    for t in numba.prange((nt + 1) // 2):      # tile rows t and nt-1-t: equal work
+        sym_tilerow(W, t * _TILE)
+        if nt - 1 - t != t:
+            sym_tilerow(W, (nt - 1 - t) * _TILE)
