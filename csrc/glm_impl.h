@@ -131,7 +131,7 @@ PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, 
     *g = gr;
     *h = he;
 }
-PL_INLINE void PL_NAME(tweedie_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(tweedie_any_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
 {
     (void)a; (void)p1;
     PL_NAME(tweedie_core)(p, t, pw, 0, l, g, h);
@@ -141,8 +141,45 @@ PL_INLINE void PL_NAME(tweedie_dev_point)(T p, T t, T a, T pw, T p1, T *l, T *g,
     (void)a; (void)p1;
     PL_NAME(tweedie_core)(p, t, pw, 1, l, g, h);
 }
-PL_EW_KERNEL(tweedie)
+/* A power other than 0, 1 and 2 (a and b both nonzero): tweedie_core's
+ * formulas without its special cases.  Those are loop-invariant selects and a
+ * loop-invariant branch, and GCC does not vectorise a loop that holds them
+ * ("relevant stmt not supported"), so the generic loop ran scalar: 4x
+ * scikit-learn at power 1.5 (bench/sections/glm.md). */
+PL_INLINE void PL_NAME(tweedie_gen_point)(T p, T t, T a_, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a_; (void)p1;
+    const T a = (T)1 - pw, b = (T)2 - pw;
+    const T ea = PL_EXP(a * p), eb = PL_EXP(b * p);
+    const T ya = PL_NAME(glm_ymul)(t, ea);
+    T lo = eb / b - ya / a;
+    T gr = eb - ya;
+    T he = b * eb - a * ya;
+    int both = (lo != lo) & (p == p) & (t == t);   /* inf - inf: see tweedie_core */
+    T sp = p > (T)0 ? b : -t * a;
+    T sg = p > (T)0 ? (T)1 : -t;
+    *l = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
+    *g = both ? PL_COPYSIGN((T)INFINITY, sg) : gr;
+    *h = both ? PL_COPYSIGN((T)INFINITY, sp) : he;
+}
+PL_EW_KERNEL(tweedie_any)
+PL_EW_KERNEL(tweedie_gen)
 PL_EW_KERNEL(tweedie_dev)
+
+/* pl_tweedie: the vectorised loop for a regular power, the loop with
+ * sklearn's special forms for powers 0, 1 and 2 (compared in T, as the
+ * kernels see the power). */
+double PL_NAME(pl_tweedie)(int64_t n, const T *pred, const T *target, const T *weight,
+                           const T *aux, double p0, double p1, double scale, T *loss, T *grad,
+                           T *hess, int nthreads)
+{
+    const T pw = (T)p0;
+    if (pw == (T)0 || pw == (T)1 || pw == (T)2)
+        return PL_NAME(pl_tweedie_any)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
+                                       hess, nthreads);
+    return PL_NAME(pl_tweedie_gen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                                   nthreads);
+}
 
 /* Exponential (AdaBoost): l = y e^-r + (1 - y) e^r, g = -y e^-r + (1 - y) e^r,
  * h = l.  As sklearn: e = e^r and y / e; a vanishing factor (y = 0 or

@@ -459,3 +459,28 @@ def test_quantile_levels_xgboost_layout(rng):
     u = y[:, None] - pred
     want = np.where(u >= 0, alpha * u, (alpha - 1) * u)
     np.testing.assert_allclose(pl.quantile(pred, y, q=alpha, reduction="none"), want, rtol=1e-15)
+
+
+def test_tweedie_regular_and_special_powers_take_the_right_loop():
+    # pl_tweedie (csrc/glm_impl.h) sends a power other than 0, 1, 2
+    # (compared in the compute dtype) to a loop without the special forms.
+    # A float32 power that rounds to 1 takes Poisson's form there; regular
+    # powers, and one just off 2 in float64, take the regular loop and equal
+    # the float64 reference on every backend.
+    raw = np.linspace(-3, 3, 101)
+    y = np.abs(np.sin(7 * raw)) + 0.1
+    r32, y32 = raw.astype(np.float32), y.astype(np.float32)
+    near1 = pl.tweedie.value_and_grad(r32, y32, power=1.0 + 1e-9, reduction="sum", backend="c")
+    one = pl.tweedie.value_and_grad(r32, y32, power=1.0, reduction="sum", backend="c")
+    assert near1[0] == one[0] and np.array_equal(near1[1], one[1])
+    for p in (1.5, 3.0, -1.0, 2.0 + 1e-12):
+        for b in pl.backends():
+            got = pl.tweedie.value_and_grad(raw, y, power=p, reduction="none", backend=b)
+            ref = pl.tweedie.value_and_grad(raw, y, power=p, reduction="none", backend="numpy")
+            h = pl.tweedie.hessian(raw, y, power=p, reduction="none", backend=b)
+            h_ref = pl.tweedie.hessian(raw, y, power=p, reduction="none", backend="numpy")
+            np.testing.assert_allclose(got[0], ref[0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got[1], ref[1], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(h[1] if isinstance(h, tuple) else h,
+                                       h_ref[1] if isinstance(h_ref, tuple) else h_ref,
+                                       rtol=1e-12, atol=1e-12)
