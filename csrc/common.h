@@ -49,6 +49,14 @@ static void *volatile pl_keep_sink;
 #define PL_KEEP(p) (pl_keep_sink = (void *)(p), _ReadWriteBarrier())
 #endif
 
+/* PL_PREFETCH(p): ask for the cache line at p ahead of its use (a hint; no
+ * effect on results, nothing where the compiler has no builtin). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PL_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PL_PREFETCH(p) ((void)0)
+#endif
+
 /* Per-CPU clones of the top-level kernels: an AVX2/FMA (x86-64-v3) body and a
  * baseline body, picked at load time by the dynamic linker (-DPL_CLONE_V4, set
  * by PYLOSS_AVX512=1, adds an AVX-512 body).  -march=native is never used, so

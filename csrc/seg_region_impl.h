@@ -244,6 +244,14 @@ static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t 
     const int sq = r->kind == PL_SEG_DICE_SQ;
     T *r1 = buf + C * SB, *r2 = buf + (C + 1) * SB;
     if (C == 0) return;   /* no classes: nothing to sum (the softmax has no row 0) */
+    if (r->act == PL_SEG_ACT_SOFTMAX && !lab) {
+        /* the block's dense target rows, fetched while the softmax computes
+         * (the sums below otherwise wait on them: half of pass 1's time) */
+        for (int64_t c = 0; c < C; c++) {
+            const char *tp = (const char *)(r->t + (n * C + c) * S + s0);
+            for (int64_t o = 0; o < len * (int64_t)sizeof(T); o += 64) PL_PREFETCH(tp + o);
+        }
+    }
     if (r->act == PL_SEG_ACT_SOFTMAX) PL_NAME(pl_seg_softmax)(xn, C, S, SB, len, buf, r1, r2);
     if (lab) PL_NAME(pl_seg_labels)(r->lab + n * S + s0, len, r1);
     for (int64_t c = 0; c < C; c++) {
