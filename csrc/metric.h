@@ -11,6 +11,9 @@
  *   hard_mine: per anchor the first farthest positive and first nearest
  *     negative from d2 = sqn_i + sqn_j - 2 G_ij (-1, -1 when it has none).
  *   symmetrize: w <- w + w^T in place (n x n), bit-identical for any nthreads.
+ *   margin_rank: PyTorch's margin_ranking_loss per element (rowloss double;
+ *     g1, g2 both NULL or both given).
+ *   cosine_rows: PyTorch's cosine_embedding_loss per row of (n, d).
  *   batch_all_rows: hinge sum and active count of every valid triplet of each
  *     anchor; with want_grad the row becomes d loss / d(d2_ij).  Returns 1 when
  *     a per-thread row buffer cannot be allocated (nothing is then reliable). */
@@ -24,3 +27,7 @@ int pl_metric_batch_all_rows_f32(int64_t n, float *g, const float *sqn, const in
 int pl_metric_batch_all_rows_f64(int64_t n, double *g, const double *sqn, const int64_t *labels, double margin, int squared, double *rowloss, double *rowcount, int want_grad, int nthreads);
 void pl_metric_symmetrize_f32(int64_t n, float *w, int nthreads);
 void pl_metric_symmetrize_f64(int64_t n, double *w, int nthreads);
+void pl_metric_margin_rank_f32(int64_t n, const float *x1, const float *x2, const float *y, double margin, double *rowloss, float *g1, float *g2, int nthreads);
+void pl_metric_margin_rank_f64(int64_t n, const double *x1, const double *x2, const double *y, double margin, double *rowloss, double *g1, double *g2, int nthreads);
+void pl_metric_cosine_rows_f32(int64_t n, int64_t d, const float *x1, const float *x2, const float *y, double margin, double *rowloss, float *g1, float *g2, int nthreads);
+void pl_metric_cosine_rows_f64(int64_t n, int64_t d, const double *x1, const double *x2, const double *y, double margin, double *rowloss, double *g1, double *g2, int nthreads);

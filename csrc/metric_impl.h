@@ -315,3 +315,77 @@ void PL_NAME(pl_metric_symmetrize)(int64_t n, T *w, int nthreads)
     }
 }
 #undef PL_SYM_TILE
+
+/* PyTorch's margin_ranking_loss, elementwise: h = -y (x1 - x2) + margin,
+ * l = max(h, 0) (NaN kept), d l / d x1 = -y where h > 0, else 0; g2 = -g1.
+ * g1 and g2 are both NULL (value only) or both given. */
+PL_CLONES void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T *y,
+                                              double margin, double *rowloss, T *g1, T *g2,
+                                              int nthreads)
+{
+    const T m = (T)margin;
+    const int par = pl_use_threads(n, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < n; i++) {
+        const T h = -y[i] * (x1[i] - x2[i]) + m;
+        rowloss[i] = (double)(h > (T)0 ? h : (h == h ? (T)0 : h));
+        if (g1) {
+            const T g = h > (T)0 ? -y[i] : (T)0;
+            g1[i] = g;
+            g2[i] = -g;
+        }
+    }
+}
+
+/* One row of PyTorch's cosine_embedding_loss: cos = a.b / sqrt((|a|^2 + eps)
+ * (|b|^2 + eps)), eps = 1e-12, sums in double; l = 1 - cos (y > 0) or
+ * max(cos - margin, 0); the gradient d cos / d a = b / den - cos a / na
+ * times -1, 1 or 0. */
+PL_INLINE void PL_NAME(mx_cosrow)(int64_t d, const T *a, const T *b, T y, double margin,
+                                  double *rowloss, T *ga, T *gb)
+{
+    double sab[PL_LANES] = {0}, saa[PL_LANES] = {0}, sbb[PL_LANES] = {0};
+    int64_t j = 0;
+    for (; j + PL_LANES <= d; j += PL_LANES)
+        for (int l = 0; l < PL_LANES; l++) {
+            const double u = (double)a[j + l], v = (double)b[j + l];
+            sab[l] += u * v;
+            saa[l] += u * u;
+            sbb[l] += v * v;
+        }
+    for (int l = 0; j < d; j++, l++) {
+        const double u = (double)a[j], v = (double)b[j];
+        sab[l] += u * v;
+        saa[l] += u * u;
+        sbb[l] += v * v;
+    }
+    const double ab = pl_lanes_sum(sab);
+    const double na = pl_lanes_sum(saa) + 1e-12, nb = pl_lanes_sum(sbb) + 1e-12;
+    const double den = sqrt(na * nb);
+    const double cs = ab / den;
+    const int pos = y > (T)0;
+    const double h = cs - margin;
+    *rowloss = pos ? 1.0 - cs : (h > 0 ? h : (h == h ? 0.0 : h));
+    if (!ga) return;
+    const double dc = pos ? -1.0 : (h > 0 ? 1.0 : 0.0);
+    const T s = (T)(dc / den), ca = (T)(dc * cs / na), cb = (T)(dc * cs / nb);
+    for (int64_t k = 0; k < d; k++) {
+        const T u = a[k], v = b[k];
+        ga[k] = s * v - ca * u;
+        gb[k] = s * u - cb * v;
+    }
+}
+
+/* Rows of cosine_embedding: x1, x2 (n, d); ga, gb both NULL or both given. */
+PL_CLONES void PL_NAME(pl_metric_cosine_rows)(int64_t n, int64_t d, const T *x1, const T *x2,
+                                              const T *y, double margin, double *rowloss, T *g1,
+                                              T *g2, int nthreads)
+{
+    const int par = pl_use_threads(n * (d > 0 ? d : 1), nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < n; i++)
+        PL_NAME(mx_cosrow)(d, x1 + i * d, x2 + i * d, y[i], margin, rowloss + i,
+                           g1 ? g1 + i * d : NULL, g2 ? g2 + i * d : NULL);
+}

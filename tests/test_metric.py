@@ -366,7 +366,10 @@ def test_threads_give_identical_bits(restore_threads):
             pl.set_num_threads(nt)
             res.append([pl.nt_xent.value_and_grad(x, x[::-1], backend=b),
                         pl.supcon.value_and_grad(x, y, backend=b),
-                        pl.batch_triplet.value_and_grad(x, y, mining="batch_all", backend=b)])
+                        pl.batch_triplet.value_and_grad(x, y, mining="batch_all", backend=b),
+                        pl.cosine_embedding.value_and_grad(x, x[::-1], np.sign(y - 14.5),
+                                                           backend=b),
+                        pl.margin_ranking.value_and_grad(x, x[::-1], 1.0, backend=b)])
         for r in res[1:]:
             for (v0, g0), (v1, g1) in zip(res[0], r):
                 assert v0 == v1

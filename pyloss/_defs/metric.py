@@ -23,10 +23,13 @@ and raises :class:`pyloss.PylossMemoryError` when that exceeds the memory
 available.  The ``numpy`` backend is the float64 reference
 (``pyloss.reference.metric``), written independently of the kernels.
 
-``margin_ranking`` and ``cosine_embedding`` are PyTorch's pairwise losses,
-computed row by row in NumPy (they are a few O(N D) array operations; every
-backend runs the same code, the ``numpy`` backend in float64).
+``margin_ranking`` and ``cosine_embedding`` are PyTorch's pairwise losses:
+one fused pass per element or per row (C ``pl_metric_margin_rank`` /
+``pl_metric_cosine_rows``, Numba ``margin_rank_*`` / ``cosine_rows_*``),
+row sums in float64; the ``numpy`` backend is the float64 reference.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .. import _dispatch as D
@@ -146,7 +149,7 @@ def _sym_product(W, z, backend, nt):
     """``(W + Wᵀ) z`` as one BLAS product: ``W`` is made symmetric in place
     (a tiled kernel pass, bit-identical for any thread count), which halves
     the backward's BLAS work against ``W z + Wᵀ z``."""
-    kernels(backend, W.dtype)[4](W, nt)
+    kernels(backend, W.dtype).symmetrize(W, nt)
     return W @ z
 
 
@@ -175,7 +178,16 @@ def _c_kernels(dtype):
 
     def symmetrize(W, nt):
         sym(W.shape[0], p(W), nt)
-    return simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize
+
+    rank, cosr = _c.kernel("metric_margin_rank", dtype), _c.kernel("metric_cosine_rows", dtype)
+
+    def margin_rank(x1, x2, y, margin, rowloss, g1, g2, nt):
+        rank(x1.size, p(x1), p(x2), p(y), margin, p(rowloss), p(g1), p(g2), nt)
+
+    def cosine_rows(x1, x2, y, margin, rowloss, g1, g2, nt):
+        cosr(x1.shape[0], x1.shape[1], p(x1), p(x2), p(y), margin, p(rowloss), p(g1), p(g2), nt)
+    return _Kernels(simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize, margin_rank,
+                    cosine_rows)
 
 
 def _numba_kernels(dtype):
@@ -200,10 +212,30 @@ def _numba_kernels(dtype):
 
     def symmetrize(W, nt):
         pick("symmetrize", W.shape[0])(W)
-    return simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize
+
+    def margin_rank(x1, x2, y, margin, rowloss, g1, g2, nt):
+        want = g1 is not None
+        if not want:
+            g1 = g2 = np.empty(0, x1.dtype)
+        fn = nb.margin_rank_par if parallel_ok(x1.size) else nb.margin_rank_ser
+        fn(x1.reshape(-1), x2.reshape(-1), y.reshape(-1), x1.dtype.type(margin), rowloss,
+           g1.reshape(-1), g2.reshape(-1), want)
+
+    def cosine_rows(x1, x2, y, margin, rowloss, g1, g2, nt):
+        want = g1 is not None
+        n = x1.shape[0]
+        if not want:
+            g1 = g2 = np.empty((0, 0), x1.dtype)
+        coef = np.empty((n if want else 0, 3), x1.dtype)
+        fn = nb.cosine_rows_par if parallel_ok(x1.size) else nb.cosine_rows_ser
+        fn(x1, x2, y, margin, rowloss, g1, g2, coef, want)
+    return _Kernels(simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize, margin_rank,
+                    cosine_rows)
 
 
 _KERNELS = {}
+_Kernels = namedtuple("_Kernels", "simrows supcon_rows hard_mine batch_all_rows symmetrize "
+                                  "margin_rank cosine_rows")
 
 
 def kernels(backend, dtype):
@@ -282,8 +314,14 @@ class MetricLoss(Loss):
         for g, o, gdt, shape in zip(grads, outs, c.gdtypes, c.gshapes):
             g = np.asarray(g).reshape(shape)
             if scale is not None:
+                # the kernels' gradients are fresh buffers of this call
+                # (disjoint views at most): scaled in place, no copy of an
+                # N x D array; the reference's are scaled into new ones
                 with np.errstate(all="ignore"):
-                    g = g * g.dtype.type(scale) if g.dtype != np.float64 else g * scale
+                    if backend == "numpy":
+                        g = g * g.dtype.type(scale)
+                    else:
+                        g *= g.dtype.type(scale)
             if o is not None:
                 o[...] = g
                 g = o
@@ -314,7 +352,7 @@ class _InfoNCE(MetricLoss):
                     ref_params=dict(temperature=t, normalize_=norm, symmetric=sym))
 
     def _drive(self, c, backend, want, nt):
-        simrows = kernels(backend, c.dtype)[0]
+        simrows = kernels(backend, c.dtype).simrows
         q, k = c.arrays
         n = q.shape[0]
         if c.normalize:
@@ -432,7 +470,7 @@ class _NTXent(MetricLoss):
                     matrix=(1, 2 * n), temperature=t, ref_arrays=arrs, ref_params=dict(temperature=t))
 
     def _drive(self, c, backend, want, nt):
-        simrows = kernels(backend, c.dtype)[0]
+        simrows = kernels(backend, c.dtype).simrows
         a, b = c.arrays
         n = a.shape[0]
         z, sz = _normalize(np.concatenate([a, b], axis=0))
@@ -512,7 +550,7 @@ class _SupCon(MetricLoss):
                     ref_arrays=(arrs[0], y), ref_params=dict(temperature=t))
 
     def _drive(self, c, backend, want, nt):
-        supcon_rows = kernels(backend, c.dtype)[1]
+        supcon_rows = kernels(backend, c.dtype).supcon_rows
         (x,), y = c.arrays, c.labels
         n = x.shape[0]
         _, inv, cnt = np.unique(y, return_inverse=True, return_counts=True)
@@ -609,7 +647,8 @@ class _BatchTriplet(MetricLoss):
                     ref_params=dict(margin=margin, mining=mining, squared=squared))
 
     def _drive(self, c, backend, want, nt):
-        _, _, hard_mine, batch_all_rows, _ = kernels(backend, c.dtype)
+        k = kernels(backend, c.dtype)
+        hard_mine, batch_all_rows = k.hard_mine, k.batch_all_rows
         (x,), y = c.arrays, c.labels
         n = x.shape[0]
         G = _gram(x)                                     # BLAS: the one buffer
@@ -751,9 +790,9 @@ batch_triplet = _BatchTriplet(
 # ------------------------------------------------------------------ pairwise (PyTorch)
 
 class _Pairwise(MetricLoss):
-    """margin_ranking / cosine_embedding: a few O(N D) NumPy operations on
-    every backend (the ``numpy`` backend in float64, the others in the
-    compute dtype)."""
+    """margin_ranking (elementwise) / cosine_embedding (rows of D): one fused
+    kernel pass, each element or row by one thread (results do not depend
+    on the thread count), no temporaries beyond the outputs."""
 
     rowwise = False
 
@@ -784,31 +823,20 @@ class _Pairwise(MetricLoss):
                     margin=margin, matrix=(0, 0), ref_arrays=arrs, ref_params=dict(margin=margin))
 
     def _drive(self, c, backend, want, nt):
-        l, count, grads = _pairwise_native(self.name, c)
-        return l, count, grads if want else None
-
-
-def _pairwise_native(name, c):
-    """The compute-dtype twin of the reference (sums in float64)."""
-    x1, x2, y = c.arrays
-    dt = c.dtype
-    if name == "margin_ranking":
-        h = -y * (x1 - x2) + dt.type(c.margin)
-        l = np.maximum(h, 0).astype(np.float64)
-        g1 = np.where(h > 0, -y, dt.type(0)).astype(dt)
-        return l, l.size, [g1, -g1]
-    ab = np.einsum("...j,...j->...", x1, x2, dtype=np.float64)
-    na = np.einsum("...j,...j->...", x1, x1, dtype=np.float64) + NORM_EPS
-    nb = np.einsum("...j,...j->...", x2, x2, dtype=np.float64) + NORM_EPS
-    den = np.sqrt(na * nb)
-    cos = ab / den
-    pos = y > 0
-    l = np.where(pos, 1.0 - cos, np.maximum(cos - c.margin, 0.0))
-    dcos = np.where(pos, -1.0, np.where(cos - c.margin > 0, 1.0, 0.0))
-    a = (dcos / den)[..., None].astype(dt)
-    ca = (dcos * cos / na)[..., None].astype(dt)
-    cb = (dcos * cos / nb)[..., None].astype(dt)
-    return l, l.size, [a * x2 - ca * x1, a * x1 - cb * x2]
+        x1, x2, y = c.arrays
+        k = kernels(backend, c.dtype)
+        n = c.nrows
+        rl = np.empty(n)
+        g1 = np.empty(x1.shape, c.dtype) if want else None
+        g2 = np.empty(x1.shape, c.dtype) if want else None
+        if self.rowwise:
+            d = x1.shape[-1]
+            k.cosine_rows(x1.reshape(n, d), x2.reshape(n, d), y.reshape(n), c.margin, rl,
+                          None if g1 is None else g1.reshape(n, d),
+                          None if g2 is None else g2.reshape(n, d), nt)
+        else:
+            k.margin_rank(x1, x2, y, c.margin, rl, g1, g2, nt)
+        return rl.reshape(c.lead), n, ([g1, g2] if want else None)
 
 
 def _ranking_example(rng, n, dtype):

@@ -303,3 +303,80 @@ def symmetrize_par(W):
         sym_tilerow(W, t * _TILE)
         if nt - 1 - t != t:
             sym_tilerow(W, (nt - 1 - t) * _TILE)
+
+
+@numba.njit(cache=True, inline="always")
+def _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i):
+    h = -y[i] * (x1[i] - x2[i]) + m
+    rowloss[i] = h if h > 0 else (0.0 if h == h else h)
+    if want:
+        g = -y[i] if h > 0 else 0.0
+        g1[i] = g
+        g2[i] = -g
+
+
+@numba.njit(cache=True)
+def margin_rank_ser(x1, x2, y, m, rowloss, g1, g2, want):
+    """PyTorch's margin_ranking_loss per element (mirror of csrc/metric_impl.h):
+    h = -y (x1 - x2) + margin in the compute dtype, l = max(h, 0) with NaN
+    kept, g1 = -y where h > 0 else 0, g2 = -g1."""
+    for i in range(x1.shape[0]):
+        _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i)
+
+
+@numba.njit(cache=True, parallel=PARALLEL)
+def margin_rank_par(x1, x2, y, m, rowloss, g1, g2, want):
+    for i in numba.prange(x1.shape[0]):
+        _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i)
+
+
+@numba.njit(cache=True)
+def cosine_row(x1, x2, y, margin, rowloss, g1, g2, coef, want, i):
+    """One row of PyTorch's cosine_embedding_loss, sums in float64
+    (mirror of csrc/metric_impl.h mx_cosrow); coef (n, 3) of the compute
+    dtype rounds the row's three gradient coefficients to it, as C does."""
+    d = x1.shape[1]
+    ab = 0.0
+    na = 0.0
+    nb = 0.0
+    for j in range(d):
+        u = np.float64(x1[i, j])
+        v = np.float64(x2[i, j])
+        ab += u * v
+        na += u * u
+        nb += v * v
+    na += 1e-12
+    nb += 1e-12
+    den = math.sqrt(na * nb)
+    cs = ab / den
+    pos = y[i] > 0
+    h = cs - margin
+    if pos:
+        rowloss[i] = 1.0 - cs
+    else:
+        rowloss[i] = h if h > 0 else (0.0 if h == h else h)
+    if want:
+        dc = -1.0 if pos else (1.0 if h > 0 else 0.0)
+        coef[i, 0] = dc / den
+        coef[i, 1] = dc * cs / na
+        coef[i, 2] = dc * cs / nb
+        s = coef[i, 0]
+        ca = coef[i, 1]
+        cb = coef[i, 2]
+        for j in range(d):
+            u = x1[i, j]
+            v = x2[i, j]
+            g1[i, j] = s * v - ca * u
+            g2[i, j] = s * u - cb * v
+
+
+@numba.njit(cache=True)
+def cosine_rows_ser(x1, x2, y, margin, rowloss, g1, g2, coef, want):
+    for i in range(x1.shape[0]):
+        cosine_row(x1, x2, y, margin, rowloss, g1, g2, coef, want, i)
+
+
+@numba.njit(cache=True, parallel=PARALLEL)
+def cosine_rows_par(x1, x2, y, margin, rowloss, g1, g2, coef, want):
+    for i in numba.prange(x1.shape[0]):
+        cosine_row(x1, x2, y, margin, rowloss, g1, g2, coef, want, i)
