@@ -24,26 +24,21 @@ from numba import types
 from numba.extending import intrinsic
 
 
-@intrinsic
-def i2d(typingctx, v):
-    if v != types.int64:
-        return None
-    sig = types.float64(types.int64)
+def _bitcast(src, dst, llvm_type):
+    """An intrinsic reinterpreting the bits of a src scalar as a dst one."""
+    @intrinsic
+    def cast(typingctx, v):
+        if v != src:
+            return None
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_type)
+        return dst(src), codegen
+    return cast
 
 
-@intrinsic
-def d2i(typingctx, v):
-    if v != types.float64:
-        return None
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return sig, codegen
+i2d = _bitcast(types.int64, types.float64, ir.DoubleType())
+d2i = _bitcast(types.float64, types.int64, ir.IntType(64))
 
 
 @numba.njit(inline="always")
