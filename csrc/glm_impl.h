@@ -75,6 +75,22 @@ PL_INLINE void PL_NAME(gamma_dev_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T
 PL_EW_KERNEL(gamma)
 PL_EW_KERNEL(gamma_dev)
 
+/* The regular Tweedie terms from l = t1 - t2 and the two exponentials:
+ * g = e^{br} - y e^{ar}, h = b e^{br} - a y e^{ar}.  Where both exponentials
+ * overflowed (pw < 1 or pw > 2, |raw| beyond ~700/|pw|) l is inf - inf: the
+ * term with the larger exponent wins, e^{br} for raw > 0 and y e^{ar} for
+ * raw < 0, so the exact value is infinite with that term's sign (sklearn
+ * gives nan here).  Per-element selects only, so a loop over it vectorises. */
+PL_INLINE void PL_NAME(tweedie_terms)(T p, T t, T a, T b, T lo, T eb, T ya, T *l, T *g, T *h)
+{
+    const int both = (lo != lo) & (p == p) & (t == t);
+    const T sp = p > (T)0 ? b : -t * a;              /* sign of l and of h */
+    const T sg = p > (T)0 ? (T)1 : -t;               /* sign of g */
+    *l = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
+    *g = both ? PL_COPYSIGN((T)INFINITY, sg) : eb - ya;
+    *h = both ? PL_COPYSIGN((T)INFINITY, sp) : b * eb - a * ya;
+}
+
 /* Tweedie with power pw, a = 1 - pw, b = 2 - pw:
  *   l = e^{br}/b - y e^{ar}/a   (pw = 1: e^r - y r; pw = 2: r + y e^-r;
  *                                pw = 0: (e^r - y)^2 / 2, sklearn's forms)
@@ -99,19 +115,7 @@ PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, 
     } else {
         T t1 = b == (T)0 ? p : eb / b;
         T t2 = a == (T)0 ? PL_NAME(glm_ymul)(t, p) : ya / a;
-        lo = t1 - t2;
-        gr = eb - ya;
-        he = b * eb - a * ya;
-        /* Both exponentials overflowed (pw < 1 or pw > 2, |raw| beyond
-         * ~700/|pw|): inf - inf.  The term with the larger exponent wins,
-         * e^{br} for raw > 0 and y e^{ar} for raw < 0, so the exact value is
-         * infinite with that term's sign (sklearn gives nan here). */
-        int both = (lo != lo) & (p == p) & (t == t);
-        T sp = p > (T)0 ? b : -t * a;                /* sign of l and of h */
-        T sg = p > (T)0 ? (T)1 : -t;                 /* sign of g */
-        lo = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
-        gr = both ? PL_COPYSIGN((T)INFINITY, sg) : gr;
-        he = both ? PL_COPYSIGN((T)INFINITY, sp) : he;
+        PL_NAME(tweedie_terms)(p, t, a, b, t1 - t2, eb, ya, &lo, &gr, &he);
     }
     if (dev) {
         T c;
@@ -152,15 +156,7 @@ PL_INLINE void PL_NAME(tweedie_gen_point)(T p, T t, T a_, T pw, T p1, T *l, T *g
     const T a = (T)1 - pw, b = (T)2 - pw;
     const T ea = PL_EXP(a * p), eb = PL_EXP(b * p);
     const T ya = PL_NAME(glm_ymul)(t, ea);
-    T lo = eb / b - ya / a;
-    T gr = eb - ya;
-    T he = b * eb - a * ya;
-    int both = (lo != lo) & (p == p) & (t == t);   /* inf - inf: see tweedie_core */
-    T sp = p > (T)0 ? b : -t * a;
-    T sg = p > (T)0 ? (T)1 : -t;
-    *l = both ? PL_COPYSIGN((T)INFINITY, sp) : lo;
-    *g = both ? PL_COPYSIGN((T)INFINITY, sg) : gr;
-    *h = both ? PL_COPYSIGN((T)INFINITY, sp) : he;
+    PL_NAME(tweedie_terms)(p, t, a, b, eb / b - ya / a, eb, ya, l, g, h);
 }
 PL_EW_KERNEL(tweedie_any)
 PL_EW_KERNEL(tweedie_gen)

@@ -290,6 +290,7 @@ def sym_tilerow(W, a0):
             for j in range(hb):
                 W[a0 + i, b0 + j] = A[i, j]
 
+
 @numba.njit(cache=True)
 def symmetrize_ser(W):
     for t in range((W.shape[0] + _TILE - 1) // _TILE):
