@@ -66,9 +66,22 @@ class Loss:
     """
 
     reductions = D.REDUCTIONS
+    # ---- facts about the loss, declared by its definition module with
+    # ``loss.declare(name=value, ...)``.  Integrations, the bench, streaming
+    # and plots read them here; none of them keeps a table of loss names.
     # pyloss._boostfacts.BoostFacts for losses usable as boosting objectives
     # (layout, library profiles, init score); set by the loss definitions.
     boosting = None
+
+    def declare(self, **facts):
+        """Set facts about this loss (class attributes of :class:`Loss` only:
+        a misspelt fact raises instead of being ignored).  Returns the loss."""
+        for key, value in facts.items():
+            default = getattr(Loss, key, Loss.declare)
+            if key.startswith("_") or callable(default) or isinstance(default, property):
+                raise AttributeError(f"{self.name}.declare: {key!r} is not a fact of Loss")
+            setattr(self, key, value)
+        return self
 
     def __init__(self, name, family, inputs, diff, options, doc, hessian=True, example=None):
         self.name = name
