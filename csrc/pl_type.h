@@ -14,7 +14,6 @@
 #define PL_SQRT sqrt
 #define PL_POW pow
 #define PL_COPYSIGN copysign
-#define PL_TINY 1e-300
 #else
 #define T float
 #define PL_SFX _f32
@@ -26,7 +25,6 @@
 #define PL_SQRT sqrtf
 #define PL_POW powf
 #define PL_COPYSIGN copysignf
-#define PL_TINY 1e-37f
 #endif
 /* PL_NAME(pl_mse) -> pl_mse_f32 / pl_mse_f64 */
 #define PL_NAME(x) PL_CAT3(x, PL_SFX, )

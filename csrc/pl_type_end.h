@@ -8,5 +8,4 @@
 #undef PL_SQRT
 #undef PL_POW
 #undef PL_COPYSIGN
-#undef PL_TINY
 #undef PL_NAME

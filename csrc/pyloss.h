@@ -13,9 +13,13 @@
  *     mean, 1 otherwise), so they are those of the returned value;
  *   - `nthreads` > 1 lets a kernel use OpenMP threads above PL_PAR_MIN
  *     elements; the result is bit-identical whatever nthreads is;
- *   - kernels that can meet bad data (class indices) return a status: 0 for
- *     success, otherwise 1 + the flat position of the first bad element,
- *     found before anything is written.
+ *   - kernels do not validate: Python checks shapes, dtypes, options and
+ *     class indices before the call (pyloss/_dispatch.py) and raises; a
+ *     kernel returns no status (it only guards its own memory accesses: a
+ *     class index outside [0, C) never reaches it, and would be skipped).  The one exception is a
+ *     kernel that allocates scratch memory itself (lovasz_softmax): it sets
+ *     *status = 1 and returns NAN when an allocation fails, and Python raises
+ *     MemoryError (pyloss/_defs/lovasz.py).
  */
 #ifndef PYLOSS_H
 #define PYLOSS_H
