@@ -1,9 +1,13 @@
-"""Process-wide settings: thread count and checking mode."""
-import contextlib
+"""Process-wide settings: thread count and checking mode.
+
+A leaf module: it imports nothing from pyloss, so any module may read it
+without an import circle.  The public setters that validate their arguments
+and raise pyloss's exceptions (``pl.set_num_threads``, ``pl.checking``) live
+in :mod:`pyloss._dispatch`; the backends get the thread count per call, as an
+argument, and never read it from here.
+"""
 import contextvars
 import os
-
-from ._errors import PylossValueError
 
 _threads = [max(1, min(os.cpu_count() or 1, 64))]
 
@@ -12,22 +16,7 @@ _checking = contextvars.ContextVar("pyloss_checking", default=None)
 _ENV_CHECK = os.environ.get("PYLOSS_CHECK", "") not in ("", "0")
 
 
-def set_num_threads(n):
-    """Set the number of threads the C and Numba backends may use.
-
-    Results do not depend on it: every parallel kernel cuts its work into
-    fixed-size blocks and combines the block partials in a fixed order.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise PylossValueError(f"set_num_threads: n must be an integer >= 1, got {n!r}")
-    _threads[0] = n
-    import sys
-    if "numba" in sys.modules:  # numba is only imported by the numba backend
-        from ._numba import _apply_threads
-        _apply_threads(n)
-
-
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads the C and Numba backends may use."""
     return _threads[0]
 
@@ -39,27 +28,3 @@ def check_tolerances():
         return (float(os.environ.get("PYLOSS_CHECK_RTOL", "1e-4")),
                 float(os.environ.get("PYLOSS_CHECK_ATOL", "1e-6")))
     return tol
-
-
-@contextlib.contextmanager
-def checking(rtol=1e-4, atol=1e-6):
-    """Run every loss call inside the block against the NumPy reference too.
-
-    A disagreement beyond ``|a - b| <= atol + rtol * |b|`` raises
-    :class:`pyloss.CheckError` naming the loss, backend, dtype, shape and the
-    largest difference.  ``PYLOSS_CHECK=1`` in the environment turns this on
-    for the whole process (tolerances from ``PYLOSS_CHECK_RTOL``/``_ATOL``).
-
-    Examples
-    --------
-    >>> import numpy as np, pyloss as pl
-    >>> with pl.checking(rtol=1e-5):
-    ...     v = pl.mse(np.ones(3), np.zeros(3))
-    """
-    if not (rtol >= 0 and atol >= 0):
-        raise PylossValueError(f"checking: rtol and atol must be >= 0, got rtol={rtol!r}, atol={atol!r}")
-    token = _checking.set((float(rtol), float(atol)))
-    try:
-        yield
-    finally:
-        _checking.reset(token)

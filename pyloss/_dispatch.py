@@ -2,12 +2,15 @@
 and picks a backend.  Kernels trust what leaves this module:
 C-contiguous arrays of the compute dtype, shapes checked, options in range.
 """
+import contextlib
 import importlib.util
 import os
 import math
+from typing import Iterator
 
 import numpy as np
 
+from . import _config
 from ._errors import PylossTypeError, PylossValueError
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -45,7 +48,7 @@ def _probe():
     return _available
 
 
-def backends(verbose=False):
+def backends(verbose: bool = False) -> "tuple[str, ...] | dict[str, str]":
     """Backends usable in this process, fastest first.
 
     ``backends()`` gives a tuple of names, e.g. ``('c', 'numba', 'numpy')``;
@@ -90,6 +93,44 @@ def check_reduction(reduction, allowed=REDUCTIONS):
     if reduction not in allowed:
         raise PylossValueError(f"reduction must be one of {allowed}, got {reduction!r}")
     return reduction
+
+
+# ---------------------------------------------------------------- settings
+# The validating front of _config (a leaf that cannot raise pyloss's errors).
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads the C and Numba backends may use.
+
+    Results do not depend on it: every parallel kernel cuts its work into
+    fixed-size blocks and combines the block partials in a fixed order.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise PylossValueError(f"set_num_threads: n must be an integer >= 1, got {n!r}")
+    _config._threads[0] = n
+
+
+@contextlib.contextmanager
+def checking(rtol: float = 1e-4, atol: float = 1e-6) -> Iterator[None]:
+    """Run every loss call inside the block against the NumPy reference too.
+
+    A disagreement beyond ``|a - b| <= atol + rtol * |b|`` raises
+    :class:`pyloss.CheckError` naming the loss, backend, dtype, shape and the
+    largest difference.  ``PYLOSS_CHECK=1`` in the environment turns this on
+    for the whole process (tolerances from ``PYLOSS_CHECK_RTOL``/``_ATOL``).
+
+    Examples
+    --------
+    >>> import numpy as np, pyloss as pl
+    >>> with pl.checking(rtol=1e-5):
+    ...     v = pl.mse(np.ones(3), np.zeros(3))
+    """
+    if not (rtol >= 0 and atol >= 0):
+        raise PylossValueError(f"checking: rtol and atol must be >= 0, got rtol={rtol!r}, atol={atol!r}")
+    token = _config._checking.set((float(rtol), float(atol)))
+    try:
+        yield
+    finally:
+        _config._checking.reset(token)
 
 
 # ---------------------------------------------------------------- arrays

@@ -121,7 +121,7 @@ _WORKQUEUE_SCRIPT = textwrap.dedent("""
 
     mode = sys.argv[1]
     if mode == "unguarded":
-        N.parallel_ok = lambda n: True       # what pyloss would do without its guard
+        N.parallel_ok = lambda n, nthreads: True   # what pyloss would do without its guard
     jobs = []
     for name in pl.losses():
         loss = pl.get(name)

@@ -31,6 +31,31 @@ def test_get_and_set_num_threads(restore_threads):
     assert pl.get_num_threads() == 3
 
 
+@pytest.mark.skipif("numba" not in pl.backends(), reason="numba not installed")
+def test_numba_takes_the_thread_count_per_call(restore_threads, monkeypatch):
+    """The thread count reaches the Numba kernels as an argument of each call
+    (pl.set_num_threads -> the call -> pick), which sets numba's count for
+    the calling thread just before a parallel launch."""
+    import numba
+    from pyloss import _numba as N
+    ser, par = object(), object()
+    assert N.pick(ser, par, N.PARALLEL_MIN - 1, 2) is ser     # small: serial
+    assert N.pick(ser, par, N.PARALLEL_MIN, 1) is ser         # one thread: serial
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        numba.set_num_threads(1)
+        assert N.pick(ser, par, N.PARALLEL_MIN, 2) is par
+        assert numba.get_num_threads() == 2
+    seen = []
+    real = N.parallel_ok
+    monkeypatch.setattr(N, "parallel_ok",
+                        lambda n, nthreads: seen.append(nthreads) or real(n, nthreads))
+    x = np.linspace(-1, 1, BIG)
+    for n in (1, 3):
+        pl.set_num_threads(n)
+        pl.mse(x, x[::-1], backend="numba")
+    assert seen == [1, 3]
+
+
 @pytest.mark.skipif(not PARALLEL, reason="no parallel backend built")
 @pytest.mark.parametrize("dtype", (F32, F64), ids=lambda d: d.name)
 @pytest.mark.parametrize("backend", PARALLEL)

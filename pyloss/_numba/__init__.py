@@ -15,8 +15,6 @@ import threading
 import numba
 import numpy as np
 
-from .._config import get_num_threads
-
 BLOCK = 4096        # same block size as csrc/common.h: PL_BLOCK
 PARALLEL_MIN = 1 << 17
 # PYLOSS_NUMBA_SERIAL=1 compiles the prange kernels without Numba's
@@ -29,14 +27,20 @@ PARALLEL = os.environ.get("PYLOSS_NUMBA_SERIAL", "") in ("", "0")
 
 
 def _apply_threads(n):
+    """numba.set_num_threads, clipped to the threads numba launched.  Numba
+    keeps the count per calling thread, so this sets it for the next
+    parallel kernel launched from this thread only."""
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
-_apply_threads(get_num_threads())
+# Launch numba's thread pool now, so that parallel_ok knows the threading
+# layer even when the first call comes from a worker thread.
+numba.get_num_threads()
 
 
-def parallel_ok(n):
-    """Whether a prange kernel may run now.
+def parallel_ok(n, nthreads):
+    """Whether a prange kernel may run now, for `n` elements of work and the
+    call's thread count `nthreads`.
 
     Small inputs stay serial (thread start-up costs more than it saves).  Off
     the main thread, parallel kernels run only under a thread-safe threading
@@ -44,7 +48,7 @@ def parallel_ok(n):
     two threads enter it, so there we fall back to the serial twin, which
     gives bit-identical results (blocks are fixed-size).
     """
-    if n < PARALLEL_MIN or get_num_threads() < 2:
+    if n < PARALLEL_MIN or nthreads < 2:
         return False
     if threading.current_thread() is threading.main_thread():
         return True
@@ -52,6 +56,16 @@ def parallel_ok(n):
         return numba.threading_layer() in ("tbb", "omp")
     except ValueError:  # no parallel kernel has run yet: layer unknown
         return False
+
+
+def pick(ser, par, n, nthreads):
+    """The kernel to launch for `n` elements of work with the call's thread
+    count: `par` (with numba's thread count for this thread set to
+    `nthreads`) where :func:`parallel_ok`, else its serial twin `ser`."""
+    if parallel_ok(n, nthreads):
+        _apply_threads(nthreads)
+        return par
+    return ser
 
 
 def instantiate(template, names, namespace, filename, **jit):
@@ -137,7 +151,7 @@ def elementwise(module, name, dtype):
     t = dtype.type
 
     def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
-        fn = par if parallel_ok(pred.size) else ser
+        fn = pick(ser, par, pred.size, nthreads)
         return fn(pred.ravel(), target.ravel(),
                   None if weight is None else weight.ravel(),
                   None if aux is None else aux.ravel(),

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, parallel_ok  # noqa: F401
+from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, pick  # noqa: F401
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
 
@@ -214,7 +214,7 @@ def smx_par(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma, loss
 
 
 def softmax_rows(mode, n, c, d, z, y, tp, w, eps, ignore, scale, alpha, alpha0, gamma,
-                 loss, g, hm):
+                 loss, g, hm, nthreads):
     """Run the row engine; arrays are C-contiguous, outputs may be None."""
     rows = n * d
     if rows == 0:
@@ -223,7 +223,7 @@ def softmax_rows(mode, n, c, d, z, y, tp, w, eps, ignore, scale, alpha, alpha0, 
         return float("nan") if mode == MODE_PROB or np.any(y != ignore) else 0.0
     W = float(c) if w is None else float(np.sum(w, dtype=np.float64))
     per = max(1, BLOCK // c)
-    fn = smx_par if parallel_ok(rows * c) else smx_ser
+    fn = pick(smx_ser, smx_par, rows * c, nthreads)
     rav = lambda a: None if a is None else a.reshape(-1)  # noqa: E731
     # y and tp are indexed under a runtime mode: give absent ones an empty array
     y = np.empty(0, np.int64) if y is None else y.reshape(-1)

@@ -11,7 +11,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, pairwise, parallel_ok
+from . import BLOCK, PARALLEL, pairwise, pick
 
 
 @numba.njit(cache=True)
@@ -146,12 +146,12 @@ def _rows(x, n, d):
     return None if x is None else x.reshape(n, d)
 
 
-def triplet(n, d, arrays, margin, pw, eps, swap, scale, loss, grads):
+def triplet(n, d, arrays, margin, pw, eps, swap, scale, loss, grads, nthreads):
     """Adapter: arrays (anchor, positive, negative) of n rows of d elements."""
     A, P, N = (x.reshape(n, d) for x in arrays)
     ga, gp, gn = (None, None, None) if grads is None else (_rows(g, n, d) for g in grads)
     mode = 0 if pw == 2.0 else (1 if pw == 1.0 else 2)
-    fn = triplet_par if parallel_ok(n * d) else triplet_ser
+    fn = pick(triplet_ser, triplet_par, n * d, nthreads)
     return fn(A, P, N, float(margin), A.dtype.type(eps), float(pw), mode, bool(swap),
               float(scale), None if loss is None else loss.reshape(n), ga, gp, gn)
 
@@ -208,10 +208,10 @@ def contrastive_par(X1, X2, S, margin, scale, loss, g1, g2):
     return pairwise(part)
 
 
-def contrastive(n, d, arrays, margin, scale, loss, grads):
+def contrastive(n, d, arrays, margin, scale, loss, grads, nthreads):
     """Adapter: arrays (x1, x2, similar) with n rows of d elements."""
     X1, X2 = (x.reshape(n, d) for x in arrays[:2])
     g1, g2 = (None, None) if grads is None else (_rows(g, n, d) for g in grads)
-    fn = contrastive_par if parallel_ok(n * d) else contrastive_ser
+    fn = pick(contrastive_ser, contrastive_par, n * d, nthreads)
     return fn(X1, X2, arrays[2].reshape(n), float(margin), float(scale),
               None if loss is None else loss.reshape(n), g1, g2)

@@ -6,7 +6,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, parallel_ok  # noqa: F401
+from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, pick  # noqa: F401
 from .embedding import rows_per_block
 
 
@@ -63,11 +63,11 @@ def _rows(x, n, d):
     return None if x is None else x.reshape(n, d)
 
 
-def kl_gaussian(n, d, arrays, scale, loss, grads):
+def kl_gaussian(n, d, arrays, scale, loss, grads, nthreads):
     """Adapter: arrays (mu, logvar) with n rows of d elements."""
     MU, LV = (x.reshape(n, d) for x in arrays)
     gm, gl = (None, None) if grads is None else (_rows(g, n, d) for g in grads)
-    fn = kl_gaussian_par if parallel_ok(n * d) else kl_gaussian_ser
+    fn = pick(kl_gaussian_ser, kl_gaussian_par, n * d, nthreads)
     return fn(MU, LV, float(scale), None if loss is None else loss.reshape(n), gm, gl)
 
 
@@ -127,7 +127,7 @@ def vae_par(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl):
     return pairwise(part)
 
 
-def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads):
+def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads, nthreads):
     """Adapter: arrays (recon, x, mu, logvar); n rows of nf and nl elements."""
     R, X = (x.reshape(n, nf) for x in arrays[:2])
     MU, LV = (x.reshape(n, nl) for x in arrays[2:])
@@ -135,7 +135,7 @@ def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads):
         gr = gm = gl = None
     else:
         gr, gm, gl = _rows(grads[0], n, nf), _rows(grads[1], n, nl), _rows(grads[2], n, nl)
-    fn = vae_par if parallel_ok(n * (nf + nl)) else vae_ser
+    fn = pick(vae_ser, vae_par, n * (nf + nl), nthreads)
     return fn(R, X, MU, LV, bool(bce), float(beta), float(scale),
               None if loss is None else loss.reshape(n), gr, gm, gl)
 
