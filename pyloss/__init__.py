@@ -10,8 +10,8 @@ Every loss is a :class:`Loss` object::
 See ``pl.losses()`` for the registered names and ``pl.backends()`` for the
 backends built here.
 """
-from ._config import checking, get_num_threads, set_num_threads
-from ._dispatch import backends
+from ._config import get_num_threads
+from ._dispatch import backends, checking, set_num_threads
 from ._errors import CheckError, PylossError, PylossMemoryError, PylossTypeError, PylossValueError
 from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
 from . import _defs  # noqa: F401  (registers every loss)
@@ -28,9 +28,13 @@ __all__ = [
 ] + list(_REGISTRY)
 
 
+# Submodules reachable as attributes without an explicit import (pl.stream):
+# they need nothing beyond NumPy.
+_LAZY_MODULES = ("stream",)
+
+
 def __getattr__(name):
-    # pl.stream without an explicit import; the module needs nothing beyond NumPy.
-    if name == "stream":
+    if name in _LAZY_MODULES:
         import importlib
-        return importlib.import_module(".stream", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'pyloss' has no attribute {name!r}")

@@ -15,6 +15,8 @@ Everything else -- argument parsing, reductions, backend choice, checking mode
 -- lives here once.  :class:`ElementwiseLoss` is the implementation shared by
 every loss that is a function of (pred_i, target_i).
 """
+import types
+
 import numpy as np
 
 from . import _dispatch as D
@@ -29,17 +31,51 @@ class PylossNotImplementedError(PylossError, NotImplementedError):
     """The operation does not exist for this loss (e.g. a Hessian)."""
 
 
-def losses():
+def losses() -> "tuple[str, ...]":
     """Names of every registered loss, in registration order."""
     return tuple(_REGISTRY)
 
 
-def get(name):
+def get(name: str) -> "Loss":
     """The Loss object registered under `name`."""
     try:
         return _REGISTRY[name]
     except KeyError:
         raise D.PylossValueError(f"name: expected one of {losses()}, got {name!r}") from None
+
+
+class _PerLoss:
+    """A Loss attribute with a value of its own per loss, built from the loss
+    on first access and then kept in the instance's ``__dict__``, which takes
+    precedence over this (non-data) descriptor: later reads and calls cost
+    what a plain attribute and method call do.  Read on the class it is
+    `on_class`."""
+
+    def __init__(self, build, on_class):
+        self.build, self.on_class = build, on_class
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, loss, owner=None):
+        if loss is None:
+            return self.on_class
+        value = loss.__dict__[self.name] = self.build(loss)
+        return value
+
+
+def _per_loss_method(fn):
+    """Loss method `fn` with, per loss, a copy of it whose ``__signature__``
+    names the loss's arrays and options (inspect.signature, help(), IDEs)."""
+    def build(loss):
+        f = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                               fn.__closure__)
+        f.__kwdefaults__ = fn.__kwdefaults__
+        f.__doc__ = fn.__doc__
+        f.__qualname__ = f"{loss.name}.{fn.__name__}"
+        f.__signature__ = loss._signature(fn)
+        return types.MethodType(f, loss)
+    return _PerLoss(build, fn)
 
 
 class Loss:
@@ -72,6 +108,33 @@ class Loss:
     # pyloss._boostfacts.BoostFacts for losses usable as boosting objectives
     # (layout, library profiles, init score); set by the loss definitions.
     boosting = None
+    # pyloss.torch drop-in: dict with "function" (torch's name), optional "module"
+    # (torch.nn class) and pyloss.torch.Spec fields (ntensors, diff, reductions default to the loss's).
+    torch_functional = None
+    # pyloss.sklearn scorer: (response method, adapter kind "regression" | "multiclass" | "binary").
+    sklearn_scorer = None
+    # What the "weight" option weights: "element", "class" or "sample" (None: no weight, or
+    # "element" for an ElementwiseLoss).
+    weight_applies_to = None
+    # pyloss.stream rule for one chunk's "mean" denominator: "element" (weight sum or count),
+    # "class_targets", "rows" or "batchmean"; None: "element" for an ElementwiseLoss, else not streamable.
+    stream_denominator = None
+    # The variable `pyloss plot` draws the loss against: "residual", "logit", "prob", "class_logit".
+    plot_axis = None
+    # `pyloss plot` presets this loss is drawn in: ((preset, axis, title, ((label, options), ...)), ...).
+    plot_presets = ()
+    # In the few losses `pyloss bench --quick` times.
+    bench_quick = False
+    # The exps and logs a fused implementation evaluates (the bench's compute floor): (exps,
+    # logs) per element of the first input, or (sizes of the inputs, opts) -> (exps, logs); None: none.
+    bench_cost = None
+    # Peers the bench and tests compare against: {"formula": (ns, opts) -> f over torch/jax.numpy
+    # ops, "torch": (torch, opts) -> f (its own function), "numpy": (p, t, opts) -> (value, vg)}.
+    peers = None
+    # Whether the "formula"/"torch" peers are this loss for (arrays, opts) beyond weight/reduction.
+    peers_apply = None
+    # scikit-learn peer: a sklearn._loss.loss class name, or (skl, pred, target, opts) -> (loss, target).
+    sklearn_peer = None
 
     def declare(self, **facts):
         """Set facts about this loss (class attributes of :class:`Loss` only:
@@ -104,29 +167,63 @@ class Loss:
         return f"<pyloss loss {self.name}({', '.join(self.inputs)})>"
 
     # ------------------------------------------------------------ public API
+    # Each loss's signature names its arrays and options, e.g. pl.huber's is
+    # (pred, target, *, weight=None, delta=1.0, reduction='mean', backend='auto'):
+    # __signature__ here, and per-loss copies of the methods below (_PerLoss).
+    __signature__ = _PerLoss(lambda loss: loss._signature(type(loss).__call__, bound=True), None)
+
     def __call__(self, *arrays, reduction="mean", backend="auto", **opts):
         """The loss value (reduced; per sample for ``reduction="none"``)."""
         return self._run("value", arrays, opts, reduction, backend, None)
 
+    @_per_loss_method
     def grad(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
         """Gradient of the returned value w.r.t. the differentiable inputs."""
         return self._run("grad", arrays, opts, reduction, backend, out)
 
+    @_per_loss_method
     def value_and_grad(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
         """``(value, grad)`` from one fused pass over the inputs."""
         return self._run("vg", arrays, opts, reduction, backend, out)
 
+    @_per_loss_method
     def hessian(self, *arrays, reduction="mean", backend="auto", out=None, **opts):
         """Diagonal of the Hessian of the returned value w.r.t. the prediction."""
         if not self.has_hessian:
             raise PylossNotImplementedError(f"{self.name} offers no Hessian")
         return self._run("hess", arrays, opts, reduction, backend, out)
 
+    @_per_loss_method
     def reference(self, *arrays, reduction="mean", **opts):
         """The NumPy reference value (same as ``backend="numpy"``)."""
         return self._run("value", arrays, opts, reduction, "numpy", None)
 
+    def _signature(self, fn, bound=False):
+        """The signature of method `fn` with ``*arrays`` replaced by this
+        loss's inputs and ``**opts`` by its options (keyword-only, before
+        fn's own keyword-only parameters); without ``self`` if `bound`."""
+        import inspect
+        P = inspect.Parameter
+        params = []
+        for p in list(inspect.signature(fn).parameters.values())[1 if bound else 0:]:
+            if p.kind is P.VAR_POSITIONAL:
+                params += [P(n, P.POSITIONAL_OR_KEYWORD) for n in self.inputs]
+                params += [P(k, P.KEYWORD_ONLY, default=v) for k, v in self.options.items()]
+            elif p.kind is not P.VAR_KEYWORD:
+                params.append(p)
+        return inspect.Signature(params)
+
     # ------------------------------------------------------------ machinery
+    def _keyword_arrays(self, arrays, opts):
+        """Arrays passed by name, as the signature allows (``pl.huber(pred=p,
+        target=t)``), moved from the keywords to their positions; None unless
+        every array missing from the positions came by name."""
+        named = self.inputs[len(arrays):]
+        if not named or not all(n in opts for n in named):
+            return None
+        opts = dict(opts)
+        return tuple(arrays) + tuple(opts.pop(n) for n in named), opts
+
     def _parse(self, arrays, opts):
         if len(arrays) != len(self.inputs):
             raise PylossTypeError(
@@ -149,7 +246,14 @@ class Loss:
         """Raise if `reduction` (one of conditional_reductions) does not apply to call."""
 
     def _run(self, op, arrays, opts, reduction, backend, out):
-        opts = self._parse(arrays, opts)
+        try:
+            opts = self._parse(arrays, opts)
+        except PylossTypeError:  # not for every call: only where arrays came by name
+            moved = self._keyword_arrays(arrays, opts)
+            if moved is None:
+                raise
+            arrays, opts = moved
+            opts = self._parse(arrays, opts)
         reduction = D.check_reduction(reduction, self.reductions + self.conditional_reductions)
         backend = D.check_backend(backend)
         call = self._bind(arrays, opts)

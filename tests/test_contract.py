@@ -74,6 +74,57 @@ def test_options_are_keyword_only(name):
         assert inspect.signature(m).parameters["out"].default is None
 
 
+def test_huber_signature_names_its_arrays_and_options():
+    assert str(inspect.signature(pl.huber)) == \
+        "(pred, target, *, weight=None, delta=1.0, reduction='mean', backend='auto')"
+    for m in (pl.huber.grad, pl.huber.value_and_grad, pl.huber.hessian):
+        assert str(inspect.signature(m)) == ("(pred, target, *, weight=None, delta=1.0, "
+                                             "reduction='mean', backend='auto', out=None)")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signature_is_the_loss_inputs_and_options(name):
+    """inspect.signature of a loss and its methods: the arrays by name, then
+    the options with their defaults, keyword-only; and a call may name the
+    arrays as the signature says, with the same result."""
+    loss = pl.get(name)
+    P = inspect.Parameter
+    arrays_opts = [(n, P.POSITIONAL_OR_KEYWORD, P.empty) for n in loss.inputs] + \
+        [(k, P.KEYWORD_ONLY, v) for k, v in loss.options.items()]
+    tails = {"__call__": ["reduction", "backend"], "grad": ["reduction", "backend", "out"],
+             "value_and_grad": ["reduction", "backend", "out"],
+             "hessian": ["reduction", "backend", "out"], "reference": ["reduction"]}
+    for method, tail in tails.items():
+        fn = loss if method == "__call__" else getattr(loss, method)
+        got = [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+        assert got[:len(arrays_opts)] == arrays_opts, (method, got)
+        assert [g[0] for g in got[len(arrays_opts):]] == tail, (method, got)
+        assert all(g[1] is P.KEYWORD_ONLY for g in got[len(arrays_opts):]), (method, got)
+        if method != "__call__":
+            assert fn.__doc__ == getattr(pl.Loss, method).__doc__ and fn.__name__ == method
+    arrays, opts = make(name, np.random.default_rng(0), (4,), np.float64)
+    inspect.signature(loss).bind(*arrays, **opts)
+    by_name = dict(zip(loss.inputs, arrays))
+    np.testing.assert_array_equal(loss(**by_name, **opts), loss(*arrays, **opts))
+    np.testing.assert_array_equal(loss(*arrays[:1], **dict(list(by_name.items())[1:]), **opts),
+                                  loss(*arrays, **opts))
+    with pytest.raises(pl.PylossTypeError):      # one array by position and by name
+        loss(*arrays, **{loss.inputs[0]: arrays[0]}, **opts)
+
+
+def test_loss_methods_pickle_and_the_class_keeps_its_generic_signature():
+    import pickle
+    assert pickle.loads(pickle.dumps(pl.huber)) is pl.huber
+    g = pickle.loads(pickle.dumps(pl.huber.value_and_grad))
+    x, y = np.linspace(-2, 2, 9), np.zeros(9)
+    v, d = g(x, y, delta=0.5)
+    v2, d2 = pl.huber.value_and_grad(x, y, delta=0.5)
+    assert v == v2 and np.array_equal(d, d2)
+    assert pl.Loss.__signature__ is None
+    assert "*arrays" in str(inspect.signature(pl.Loss.grad))
+    assert str(inspect.signature(pl.Loss)).startswith("(name, family, inputs")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_reduction_and_backend_name_the_argument(name):
     loss = pl.get(name)

@@ -74,11 +74,8 @@ def check_loss_doc(loss):
 
 
 def _signature(loss):
-    parts = list(loss.inputs) + ["*"]
-    parts += [f"{k}={v!r}" for k, v in loss.options.items()]
-    default = "mean" if "mean" in loss.reductions else loss.reductions[0]
-    parts += [f"reduction={default!r}", "backend='auto'"]
-    return f"pyloss.{loss.name}({', '.join(parts)})"
+    # the loss's own signature (loss.inputs, then loss.options, keyword-only)
+    return f"pyloss.{loss.name}{inspect.signature(loss)}"
 
 
 def _render_doc(loss):
