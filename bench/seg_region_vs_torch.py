@@ -1,7 +1,7 @@
 """tversky and generalized_dice (and dice, for reference) value_and_grad (softmax logits 8x4x256x256
 float32, one-hot targets) against PyTorch forward+backward: MONAI's
 TverskyLoss / GeneralizedDiceLoss and the plain formula of `pyloss bench`
-(pyloss._bench._f_tversky / _f_generalized_dice), and the same formula under
+(the losses' peers["formula"], pyloss/_defs/segmentation_peers.py), and the same formula under
 jax.jit(jax.value_and_grad(...)) where JAX is installed, side by side in one run.
 
     python bench/seg_region_vs_torch.py [threads]

@@ -18,12 +18,15 @@ Peers (each optional, imported only when present): PyTorch CPU (forward, and
 forward+backward), JAX (``jit(f)``, ``jit(value_and_grad(f))``) and
 scikit-learn's ``sklearn._loss`` module.  The PyTorch and JAX peers cover
 every registered loss with the example's options: PyTorch's own function where
-it has one, else the loss written out once over torch or JAX operations
-(``_FORMULAS``); the backward pass goes to every differentiable input, as
-pyloss's does.  A peer is left out where its formula is not pyloss's (weights,
-``pos_weight``, per-class ``alpha``, probability targets, label-map targets).
-"numpy" is the loss written as a NumPy user would
-(one-liners below); "numpy-ref" is pyloss's own NumPy reference backend.
+it has one, else the loss written out once over torch or JAX operations; the
+backward pass goes to every differentiable input, as pyloss's does.  A peer is
+left out where its formula is not pyloss's (weights, ``pos_weight``, per-class
+``alpha``, probability targets, label-map targets).  "numpy" is the loss
+written as a NumPy user would; "numpy-ref" is pyloss's own NumPy reference
+backend.  Which losses ``--quick`` times, each loss's exps and logs and its
+peers are facts of the loss (``bench_quick``, ``bench_cost``, ``peers``,
+``peers_apply``, ``sklearn_peer``), declared next to its definition in
+``pyloss/_defs/``; this module only asks the registry.
 """
 import inspect
 import json
@@ -36,7 +39,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-QUICK_LOSSES = ("mse", "huber", "log_cosh", "cross_entropy", "binary_cross_entropy_with_logits")
 QUICK_SIZES = (1000, 100_000, 1_000_000)
 FULL_SIZES = (1000, 10_000, 100_000, 1_000_000, 10_000_000)
 OPS = ("value", "vg")
@@ -183,6 +185,7 @@ def measure_bandwidth(nbytes=1 << 27, repeat=7):
     except ImportError:
         pass
     best_r = best_c = float("inf")
+    threads = _numba_threads()
     for read, copy in pairs:
         read(src)
         copy(dst, src)
@@ -194,7 +197,7 @@ def measure_bandwidth(nbytes=1 << 27, repeat=7):
             copy(dst, src)
             best_c = min(best_c, time.perf_counter() - t)
     return {"read": src.nbytes / best_r, "copy": 2 * src.nbytes / best_c,
-            "nbytes": src.nbytes, "threads": _numba_threads()}
+            "nbytes": src.nbytes, "threads": threads}
 
 
 def measure_explog(dtype, n=16384, repeat=7, number=200):
@@ -219,55 +222,43 @@ def measure_explog(dtype, n=16384, repeat=7, number=200):
     return out
 
 
+def _fact(name, key):
+    """Fact `key` (see Loss.declare) of the registered loss called `name`, or None."""
+    import pyloss as pl
+    return getattr(pl.get(name), key) if name in pl.losses() else None
+
+
+def _peer_fact(name, key):
+    """The loss's peer `key` ("formula", "torch", "numpy"; see Loss.peers), or None."""
+    return (_fact(name, "peers") or {}).get(key)
+
+
 def explog_counts(name, arrays, opts):
     """(exps, logs) a fused implementation of `name` must evaluate on these
     inputs: one per element where the loss needs it (softmax/sigmoid exps,
-    softplus/log1p logs), per-row ones (a softmax row's log) left out.  (0, 0)
-    for the losses whose floor is memory alone."""
+    softplus/log1p logs), per-row ones (a softmax row's log) left out, as the
+    loss's ``bench_cost`` declares them.  (0, 0) for the losses whose floor is
+    memory alone."""
+    cost = _fact(name, "bench_cost")
+    if cost is None:
+        return 0, 0
     size = [int(np.asarray(a).size) for a in arrays]
-    gamma = opts.get("gamma", 2.0)
-    general = gamma not in (0, 0.0, 1, 1.0, 2, 2.0)
-    if name in ("log_cosh", "binary_cross_entropy_with_logits", "gan_generator", "dice_bce"):
-        return size[0], size[0]
-    if name == "sigmoid_focal":
-        return (2 * size[0], 2 * size[0]) if general else (size[0], size[0])
-    if name == "binary_cross_entropy":
-        return 0, 2 * size[0]
-    if name in ("cross_entropy", "softmax_focal"):
-        return size[0], 0
-    if name == "kl_div":
-        return (size[1], 0) if opts.get("log_target") else (0, size[1])
-    if name == "kl_gaussian":
-        return size[1], 0
-    if name == "vae":
-        bce = str(opts.get("recon_loss", "bce_logits")).startswith("bce")
-        return (size[0] if bce else 0) + size[3], (size[0] if bce else 0)
-    if name == "gan_discriminator":
-        return size[0] + size[1], size[0] + size[1]
-    if name in ("dice", "iou", "tversky", "generalized_dice"):
-        return (size[0], 0) if opts.get("from_logits") else (0, 0)
-    if name in ("poisson", "gamma", "tweedie", "exponential"):
-        # one exp (tweedie: two, e^{(1-p)r} and e^{(2-p)r}, outside sklearn's
-        # special powers 0, 1, 2); the deviance adds log(target)
-        p = opts.get("power", 1.5)
-        n_exp = 2 * size[0] if name == "tweedie" and p not in (0, 1, 2) else size[0]
-        n_log = size[0] if opts.get("deviance") else 0
-        if name == "tweedie" and opts.get("deviance") and p not in (0, 1, 2):
-            n_exp += size[0]   # max(y, 0)^(2-p) = exp((2-p) log y)
-        return n_exp, n_log
-    if name == "fair":
-        return 0, size[0]
-    if name == "focal_smooth_l1":
-        return (2 if general else 1) * size[0], (2 if general else 1) * size[0]
-    return 0, 0
+    if callable(cost):
+        return cost(size, opts)
+    n_exp, n_log = cost
+    return n_exp * size[0], n_log * size[0]
 
 
 def _numba_threads():
+    """Numba's thread count for this thread, set to pyloss's (pl.set_num_threads,
+    capped at the threads Numba launched); 1 without Numba."""
     try:
         import numba
-        return numba.get_num_threads()
-    except Exception:
+    except ImportError:
         return 1
+    from ._config import get_num_threads
+    numba.set_num_threads(max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    return numba.get_num_threads()
 
 
 # ---------------------------------------------------------------- peers
@@ -279,81 +270,19 @@ def _opts_of(loss, opts):
 
 
 def _numpy_peer(name, arrays, o):
-    """The loss as a NumPy user writes it: (value_fn, vg_fn) or None."""
+    """The loss as a NumPy user writes it (its ``peers["numpy"]``): (value_fn, vg_fn) or None."""
     if len(arrays) != 2 or o.get("weight") is not None:
         return None
-    p, t = arrays
-    n = p.size
-    if name == "mse":
-        def v():
-            return np.mean((p - t) ** 2)
-
-        def vg():
-            d = p - t
-            return np.mean(d ** 2), 2 * d / n
-    elif name == "mae":
-        def v():
-            return np.mean(np.abs(p - t))
-
-        def vg():
-            d = p - t
-            return np.mean(np.abs(d)), np.sign(d) / n
-    elif name == "huber":
-        dl = o["delta"]
-
-        def v():
-            r = p - t
-            a = np.abs(r)
-            return np.mean(np.where(a <= dl, 0.5 * r * r, dl * (a - 0.5 * dl)))
-
-        def vg():
-            r = p - t
-            a = np.abs(r)
-            return (np.mean(np.where(a <= dl, 0.5 * r * r, dl * (a - 0.5 * dl))),
-                    np.clip(r, -dl, dl) / n)
-    elif name == "smooth_l1":
-        b = o["beta"]
-        if b <= 0:
-            return None
-
-        def v():
-            r = p - t
-            a = np.abs(r)
-            return np.mean(np.where(a < b, 0.5 * r * r / b, a - 0.5 * b))
-
-        def vg():
-            r = p - t
-            a = np.abs(r)
-            return (np.mean(np.where(a < b, 0.5 * r * r / b, a - 0.5 * b)),
-                    np.where(a < b, r / b, np.sign(r)) / n)
-    elif name == "log_cosh":
-        def v():
-            r = p - t
-            return np.mean(np.logaddexp(r, -r) - np.log(2.0))
-
-        def vg():
-            r = p - t
-            return np.mean(np.logaddexp(r, -r) - np.log(2.0)), np.tanh(r) / n
-    elif name == "quantile":
-        q = o["q"]
-
-        def v():
-            u = t - p
-            return np.mean(np.maximum(q * u, (q - 1) * u))
-
-        def vg():
-            u = t - p
-            return np.mean(np.maximum(q * u, (q - 1) * u)), np.where(u > 0, -q, 1 - q) / n
-    else:
-        return None
-    return v, vg
+    make = _peer_fact(name, "numpy")
+    return make(*arrays, o) if make is not None else None
 
 
-# The peers' formulas are written once, over a small namespace of array
-# operations (`ns`) that `_torch_ops` and `_jax_ops` fill for each framework;
-# each function of the inputs, in `loss.inputs` order, returns the loss with
-# the example's options and reduction "mean" exactly as pyloss defines it.
-# PyTorch uses its own function where it has one (`_torch_native`).
+# The peers' formulas (``loss.peers["formula"]``) are written once, over a
+# small namespace of array operations (`ns`) that `_torch_ops` and `_jax_ops`
+# fill for each framework; each function of the inputs, in `loss.inputs`
+# order, returns the loss with the example's options and reduction "mean"
+# exactly as pyloss defines it.  PyTorch uses its own function where it has
+# one (``loss.peers["torch"]``, `_torch_native`).
 
 def _torch_ops(torch):
     F = torch.nn.functional
@@ -424,535 +353,19 @@ def _jax_ops(jax):
         concat=lambda xs, axis: jnp.concatenate(xs, axis=axis))
 
 
-# ------------------------------------------ formulas (building blocks, then per loss)
-
-def _class_logp(ns, x, t, ignore_index):
-    """log softmax over axis 1, the log-probability of each target class, and
-    the mask of targets that are not ignored (ignored ones gather class 0)."""
-    logp = ns.log_softmax(x, 1)
-    valid = t != ignore_index
-    return logp, ns.take1(logp, ns.where(valid, t, 0)), valid
-
-
-def _masked_mean(ns, l, valid):
-    return ns.sum(ns.where(valid, l, 0.0)) / ns.sum(valid)
-
-
-def _sigmoid_focal_terms(ns, x, t, alpha, gamma):
-    """torchvision.ops.sigmoid_focal_loss, reduction "none"."""
-    p = ns.sigmoid(x)
-    p_t = p * t + (1 - p) * (1 - t)
-    l = ns.bce_logits(x, t) * (1 - p_t) ** gamma
-    if alpha >= 0:
-        l = (alpha * t + (1 - alpha) * (1 - t)) * l
-    return l
-
-
-def _pdist(ns, x, y, p, eps):
-    """torch.pairwise_distance: ||x - y + eps||_p over the last axis."""
-    v = x - y + eps
-    if p == 2:
-        return ns.sqrt(ns.sum(v * v, -1))
-    if p == 1:
-        return ns.sum(ns.abs(v), -1)
-    return ns.sum(ns.abs(v) ** p, -1) ** (1.0 / p)
-
-
-def _kl_gaussian_rows(ns, mu, logvar):
-    return -0.5 * ns.sum(1 + logvar - mu * mu - ns.exp(logvar), -1)
-
-
-def _gan_terms(ns, kind):
-    """(real term, fake term) of the discriminator (SPEC 3)."""
-    return {"bce": (lambda r: ns.softplus(-r), ns.softplus),
-            "hinge": (lambda r: ns.relu(1 - r), lambda f: ns.relu(1 + f)),
-            "wasserstein": (lambda r: -r, lambda f: f),
-            "lsgan": (lambda r: 0.5 * (r - 1) ** 2, lambda f: 0.5 * f * f)}[kind]
-
-
-_ACTIVATIONS = {None: lambda ns, x: x, "sigmoid": lambda ns, x: ns.sigmoid(x),
-                "softmax": lambda ns, x: ns.softmax(x, 1)}
-
-
-def _region_sums(ns, p, t, squared=False, batch=False):
-    """Per (sample, class) sums over the spatial axes: sum(p t), sum(p), sum(t)
-    (sum(p^2), sum(t^2) when squared); per class over the batch too when batch."""
-    axes = ((0,) if batch else ()) + tuple(range(2, p.ndim))
-    if squared:
-        p2, t2 = p * p, t * t
-    else:
-        p2, t2 = p, t
-    return ns.sum(p * t, axes), ns.sum(p2, axes), ns.sum(t2, axes)
-
-
-def _dice_nc(ns, p, t, smooth, squared=False, batch=False):
-    inter, sp, st = _region_sums(ns, p, t, squared, batch)
-    return 1 - (2 * inter + smooth) / (sp + st + smooth)
-
-
-def _f_mse(ns, o):
-    return lambda p, t: ns.mean((p - t) ** 2)
-
-
-def _f_mae(ns, o):
-    return lambda p, t: ns.mean(ns.abs(p - t))
-
-
-def _f_huber(ns, o):
-    dl = o["delta"]
-
-    def f(p, t):
-        r = p - t
-        a = ns.abs(r)
-        return ns.mean(ns.where(a <= dl, 0.5 * r * r, dl * (a - 0.5 * dl)))
-    return f
-
-
-def _f_smooth_l1(ns, o):
-    return lambda p, t: ns.mean(ns.smooth_l1(p, t, o["beta"]))
-
-
-def _f_log_cosh(ns, o):
-    ln2 = math.log(2.0)
-
-    def f(p, t):
-        r = p - t
-        return ns.mean(ns.logaddexp(r, -r) - ln2)
-    return f
-
-
-def _f_quantile(ns, o):
-    q = o["q"]
-
-    def f(p, t):
-        u = t - p
-        return ns.mean(ns.maximum(q * u, (q - 1) * u))
-    return f
-
-
-def _f_cross_entropy(ns, o):
-    eps = o["label_smoothing"]
-
-    def f(x, t):
-        logp, lp_t, valid = _class_logp(ns, x, t, o["ignore_index"])
-        l = -lp_t
-        if eps:   # PyTorch: (1 - eps) * nll + eps * mean over classes of -log p
-            l = (1 - eps) * l - eps * ns.mean(logp, 1)
-        return _masked_mean(ns, l, valid)
-    return f
-
-
-def _f_softmax_focal(ns, o):
-    alpha, gamma = o["alpha"], o["gamma"]
-
-    def f(x, t):
-        _, lp_t, valid = _class_logp(ns, x, t, o["ignore_index"])
-        l = -(1 - ns.exp(lp_t)) ** gamma * lp_t
-        return _masked_mean(ns, l if alpha is None else alpha * l, valid)
-    return f
-
-
-def _f_binary_cross_entropy(ns, o):
-    return lambda p, t: -ns.mean(t * ns.clip_min(ns.log(p), -100.0)
-                                 + (1 - t) * ns.clip_min(ns.log1p(-p), -100.0))
-
-
-def _f_binary_cross_entropy_with_logits(ns, o):
-    return lambda x, t: ns.mean(ns.bce_logits(x, t))
-
-
-def _f_sigmoid_focal(ns, o):
-    return lambda x, t: ns.mean(_sigmoid_focal_terms(ns, x, t, o["alpha"], o["gamma"]))
-
-
-def _f_triplet(ns, o):
-    margin, p, eps, swap = o["margin"], o["p"], o["eps"], o["swap"]
-
-    def f(a, pos, neg):
-        d_neg = _pdist(ns, a, neg, p, eps)
-        if swap:
-            d_neg = ns.minimum(d_neg, _pdist(ns, pos, neg, p, eps))
-        return ns.mean(ns.relu(_pdist(ns, a, pos, p, eps) - d_neg + margin))
-    return f
-
-
-def _f_contrastive(ns, o):
-    margin = o["margin"]
-
-    def f(x1, x2, s):
-        d2 = ns.sum((x1 - x2) ** 2, -1)
-        return ns.mean(s * d2 + (1 - s) * ns.relu(margin - ns.sqrt(d2)) ** 2)
-    return f
-
-
-def _f_kl_gaussian(ns, o):
-    return lambda mu, logvar: ns.mean(_kl_gaussian_rows(ns, mu, logvar))
-
-
-def _f_kl_div(ns, o):
-    if o["log_target"]:
-        return lambda log_q, p: ns.mean(ns.exp(p) * (p - log_q))
-    return lambda log_q, p: ns.mean(ns.xlogy(p, p) - p * log_q)
-
-
-def _f_vae(ns, o):
-    beta, mse = o["beta"], o["recon_loss"] == "mse"
-
-    def f(recon, x, mu, logvar):
-        n = recon.shape[0]
-        rec = (recon - x) ** 2 if mse else ns.bce_logits(recon, x)
-        kl = _kl_gaussian_rows(ns, mu.reshape(n, -1), logvar.reshape(n, -1))
-        return ns.mean(ns.sum(rec.reshape(n, -1), 1) + beta * kl)
-    return f
-
-
-def _f_gan_discriminator(ns, o):
-    real, fake = _gan_terms(ns, o["kind"])
-    return lambda r, f: ns.mean(real(r)) + ns.mean(fake(f))
-
-
-def _f_gan_generator(ns, o):
-    # the generator's term is the discriminator's real term (-f for hinge)
-    term = _gan_terms(ns, "wasserstein" if o["kind"] == "hinge" else o["kind"])[0]
-    return lambda f: ns.mean(term(f))
-
-
-def _region_pt(ns, o):
-    """x, t -> (p, t): the activation, then class 0 dropped without the
-    background (SPEC 6.4; the softmax spans every class)."""
-    act = _ACTIVATIONS[o["from_logits"]]
-    c0 = 0 if o.get("include_background", True) else 1
-    return lambda x, t: (act(ns, x)[:, c0:], t[:, c0:])
-
-
-def _f_dice(ns, o):
-    pt, batch = _region_pt(ns, o), o.get("batch", False)
-    return lambda x, t: ns.mean(_dice_nc(ns, *pt(x, t), o["smooth"], o["squared"], batch))
-
-
-def _f_iou(ns, o):
-    pt, s, batch = _region_pt(ns, o), o["smooth"], o.get("batch", False)
-
-    def f(x, t):
-        inter, sp, st = _region_sums(ns, *pt(x, t), batch=batch)
-        return ns.mean(1 - (inter + s) / (sp + st - inter + s))
-    return f
-
-
-def _f_tversky(ns, o):
-    pt, s, batch = _region_pt(ns, o), o["smooth"], o.get("batch", False)
-    a, b, g = o["alpha"], o["beta"], o["gamma"]
-
-    def f(x, t):
-        inter, sp, st = _region_sums(ns, *pt(x, t), batch=batch)
-        base = 1 - (inter + s) / (inter + a * (sp - inter) + b * (st - inter) + s)
-        return ns.mean(base if g == 1 else base ** g)
-    return f
-
-
-def _f_generalized_dice(ns, o):
-    pt, s, wt = _region_pt(ns, o), o["smooth"], o["weight_type"]
-
-    def f(x, t):
-        p, t = pt(x, t)
-        inter, sp, st = _region_sums(ns, p, t)
-        if wt == "uniform":
-            w = st * 0 + 1
-        else:
-            # 1/T^2 (1/T); a class absent from the sample (T = 0, infinite
-            # weight) takes the sample's largest finite weight (for T >= 0)
-            pos = st > 0
-            safe = ns.where(pos, st, 1.0)
-            w = ns.where(pos, 1 / (safe * safe) if wt == "square" else 1 / safe, 0.0)
-            w = ns.where(pos, w, ns.amax(w, 1)[:, None])
-        return ns.mean(1 - (2 * ns.sum(w * inter, 1) + s) / (ns.sum(w * (sp + st), 1) + s))
-    return f
-
-
-def _f_dice_bce(ns, o):
-    dw, bw, s = o["dice_weight"], o["bce_weight"], o["smooth"]
-    return lambda x, t: (dw * ns.mean(_dice_nc(ns, ns.sigmoid(x), t, s))
-                         + bw * ns.mean(ns.bce_logits(x, t)))
-
-
-def _f_focal_smooth_l1(ns, o):
-    def f(x, t, box_pred, box_target):
-        pos = ns.amax(t, 1) > 0   # anchors with any positive class target
-        box = ns.sum(ns.smooth_l1(box_pred, box_target, o["beta"]), 1)
-        total = (ns.sum(_sigmoid_focal_terms(ns, x, t, o["alpha"], o["gamma"]))
-                 + ns.sum(ns.where(pos, box, 0.0)))
-        return total / ns.clip_min(ns.sum(pos), 1)
-    return f
-
-
-def _f_poisson(ns, o):
-    dev = o["deviance"]
-
-    def f(x, y):
-        mu = ns.exp(x)
-        if dev:
-            return ns.mean(2 * (ns.xlogy(y, y) - y * x - y + mu))
-        return ns.mean(mu - y * x)
-    return f
-
-
-def _f_gamma(ns, o):
-    dev = o["deviance"]
-
-    def f(x, y):
-        ye = y * ns.exp(-x)
-        if dev:
-            return ns.mean(2 * (x - ns.log(y) + ye - 1))
-        return ns.mean(x + ye)
-    return f
-
-
-def _f_tweedie(ns, o):
-    p, dev = o["power"], o["deviance"]
-
-    def f(x, y):
-        if p == 0:
-            l, c = 0.5 * (ns.exp(x) - y) ** 2, 0.0
-        elif p == 1:
-            l, c = ns.exp(x) - y * x, ns.xlogy(y, y) - y
-        elif p == 2:
-            l, c = x + y * ns.exp(-x), -ns.log(y) - 1
-        else:
-            l = ns.exp((2 - p) * x) / (2 - p) - y * ns.exp((1 - p) * x) / (1 - p)
-            c = ns.relu(y) ** (2 - p) / ((1 - p) * (2 - p))
-        return ns.mean(2 * (l + c) if dev else l)
-    return f
-
-
-def _f_exponential(ns, o):
-    return lambda x, y: ns.mean(y * ns.exp(-x) + (1 - y) * ns.exp(x))
-
-
-def _f_pseudo_huber(ns, o):
-    d = o["delta"]
-    return lambda p, t: ns.mean(d * d * (ns.sqrt(1 + ((p - t) / d) ** 2) - 1))
-
-
-def _f_fair(ns, o):
-    c = o["c"]
-
-    def f(p, t):
-        x = ns.abs(p - t) / c
-        return ns.mean(c * c * (x - ns.log1p(x)))
-    return f
-
-
-def _f_expectile(ns, o):
-    tau = o["tau"]
-
-    def f(p, t):
-        u = t - p
-        return ns.mean(ns.where(u < 0, 1 - tau, tau) * u * u)
-# metric learning (SPEC 6.3): the N x N matrix written as a PyTorch / JAX user would
-
-def _l2n(ns, x):
-    """F.normalize: x / max(||x||, 1e-12) per row."""
-    return x / ns.clip_min(ns.sqrt(ns.sum(x * x, -1)), 1e-12)[:, None]
-
-
-def _f_info_nce(ns, o):
-    t, norm, sym = o["temperature"], o["normalize"], o["symmetric"]
-
-    def f(q, k):
-        if norm:
-            q, k = _l2n(ns, q), _l2n(ns, k)
-        s = (q @ k.T) / t
-        idx = ns.arange(s.shape[0])
-        l = -ns.mean(ns.take1(ns.log_softmax(s, 1), idx))
-        if sym:
-            l = 0.5 * (l - ns.mean(ns.take1(ns.log_softmax(s.T, 1), idx)))
-        return l
-    return f
-
-
-def _f_nt_xent(ns, o):
-    t = o["temperature"]
-
-    def f(z1, z2):
-        z = _l2n(ns, ns.cat([z1, z2]))
-        m = z.shape[0]
-        idx = ns.arange(m)
-        s = ns.where(idx[:, None] == idx[None, :], -float("inf"), (z @ z.T) / t)
-        return -ns.mean(ns.take1(ns.log_softmax(s, 1), (idx + m // 2) % m))
-    return f
-
-
-def _f_supcon(ns, o):
-    t = o["temperature"]
-
-    def f(x, y):
-        z = _l2n(ns, x)
-        idx = ns.arange(z.shape[0])
-        eye = idx[:, None] == idx[None, :]
-        logp = ns.log_softmax(ns.where(eye, -float("inf"), (z @ z.T) / t), 1)
-        pos = (y[:, None] == y[None, :]) & ~eye
-        npos = ns.sum(pos, 1)
-        per = -ns.sum(ns.where(pos, logp, 0.0), 1) / ns.clip_min(npos, 1)
-        return ns.sum(ns.where(npos > 0, per, 0.0)) / ns.clip_min(ns.sum(npos > 0), 1)
-    return f
-
-
-def _f_batch_triplet(ns, o):
-    margin, mining, squared = o["margin"], o["mining"], o["squared"]
-
-    def f(x, y):
-        sq = ns.sum(x * x, -1)
-        d2 = ns.clip_min(sq[:, None] + sq[None, :] - 2 * (x @ x.T), 0.0)
-        # sqrt with a zero gradient at 0 (SPEC 3a) and no nan from the diagonal
-        d = d2 if squared else ns.where(d2 > 0, ns.sqrt(ns.where(d2 > 0, d2, 1.0)), 0.0)
-        idx = ns.arange(x.shape[0])
-        same = y[:, None] == y[None, :]
-        pos = same & (idx[:, None] != idx[None, :])
-        neg = ~same
-        if mining == "batch_hard":
-            valid = (ns.sum(pos, 1) > 0) & (ns.sum(neg, 1) > 0)
-            dap = ns.amax(ns.where(pos, d, -float("inf")), 1)
-            dan = -ns.amax(ns.where(neg, -d, -float("inf")), 1)
-            l = ns.where(valid, ns.relu(dap - dan + margin), 0.0)
-            return ns.sum(l) / ns.clip_min(ns.sum(valid), 1)
-        # batch_all: an N x N x N tensor (what the one-liner costs)
-        h = d[:, :, None] - d[:, None, :] + margin
-        ok = pos[:, :, None] & neg[:, None, :] & (h > 0)
-        return ns.sum(ns.where(ok, h, 0.0)) / ns.clip_min(ns.sum(ok), 1)
-    return f
-
-
-def _f_margin_ranking(ns, o):
-    m = o["margin"]
-    return lambda x1, x2, y: ns.mean(ns.relu(-y * (x1 - x2) + m))
-
-
-def _f_cosine_embedding(ns, o):
-    m = o["margin"]
-
-    def f(x1, x2, y):
-        cos = ns.sum(x1 * x2, -1) / ns.sqrt((ns.sum(x1 * x1, -1) + 1e-12) * (ns.sum(x2 * x2, -1) + 1e-12))
-        return ns.mean(ns.where(y > 0, 1 - cos, ns.relu(cos - m)))
-
-
-def _lovasz_groups(ns, p, lab, all_classes):
-    """Berman's lovasz_softmax_flat for groups g: p (g, C, M) probabilities,
-    lab (g, M) labels -> per-group losses (g,) (mean over counted classes, 0
-    when none is).  Stable decreasing sort, as pyloss."""
-    C = p.shape[1]
-    fg = ns.one_hot(lab, C, p)
-    errors = ns.abs(fg - p)
-    errors_sorted, perm = ns.sort_desc(errors, 2)
-    fg_sorted = ns.gather(fg, perm, 2)
-    gts = ns.sum(fg_sorted, 2)[..., None]
-    jac = 1 - (gts - ns.cumsum(fg_sorted, 2)) / (gts + ns.cumsum(1 - fg_sorted, 2))
-    g = ns.concat([jac[..., :1], jac[..., 1:] - jac[..., :-1]], 2)
-    per_class = ns.sum(errors_sorted * g, 2)
-    counted = ns.where(gts[..., 0] > 0, 1.0, 1.0 if all_classes else 0.0)
-    k = ns.sum(counted, 1)
-    return ns.sum(per_class * counted, 1) / ns.clip_min(k, 1.0)
-
-
-def _f_lovasz_softmax(ns, o):
-    act = _ACTIVATIONS[o["from_logits"]]
-    all_classes = o["classes"] == "all"
-
-    def f(x, lab):
-        p = act(ns, x)
-        N, C = p.shape[0], p.shape[1]
-        if o["per_image"]:
-            return ns.mean(_lovasz_groups(ns, p.reshape(N, C, -1), lab.reshape(N, -1),
-                                          all_classes))
-        pc = ns.swapaxes(p.reshape(N, C, -1), 0, 1).reshape(1, C, -1)
-        return ns.sum(_lovasz_groups(ns, pc, lab.reshape(1, -1), all_classes))
-    return f
-
-
-def _box_terms(ns, b1, b2, eps):
-    """torchvision's _loss_inter_union and enclosing box (torchvision/ops/_utils.py,
-    giou_loss.py): iou, union, enclosing width/height, the boxes' sides."""
-    x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
-    x1g, y1g, x2g, y2g = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
-    iw = ns.minimum(x2, x2g) - ns.maximum(x1, x1g)
-    ih = ns.minimum(y2, y2g) - ns.maximum(y1, y1g)
-    inter = ns.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
-    cw = ns.maximum(x2, x2g) - ns.minimum(x1, x1g)
-    ch = ns.maximum(y2, y2g) - ns.minimum(y1, y1g)
-    return inter / (union + eps), union, cw, ch, (x1, y1, x2, y2), (x1g, y1g, x2g, y2g)
-
-
-def _diou_terms(ns, b1, b2, eps):
-    iou, _, cw, ch, (x1, y1, x2, y2), (x1g, y1g, x2g, y2g) = _box_terms(ns, b1, b2, eps)
-    dist = ((x1 + x2) / 2 - (x1g + x2g) / 2) ** 2 + ((y1 + y2) / 2 - (y1g + y2g) / 2) ** 2
-    return 1 - iou + dist / (cw ** 2 + ch ** 2 + eps), iou
-
-
-def _f_giou(ns, o):
-    def f(b1, b2):
-        iou, union, cw, ch, _, _ = _box_terms(ns, b1, b2, o["eps"])
-        area_c = cw * ch
-        return ns.mean(1 - iou + (area_c - union) / (area_c + o["eps"]))
-    return f
-
-
-def _f_diou(ns, o):
-    return lambda b1, b2: ns.mean(_diou_terms(ns, b1, b2, o["eps"])[0])
-
-
-def _f_ciou(ns, o):
-    eps = o["eps"]
-
-    def f(b1, b2):
-        d, iou = _diou_terms(ns, b1, b2, eps)
-        w, h = b1[..., 2] - b1[..., 0], b1[..., 3] - b1[..., 1]
-        wg, hg = b2[..., 2] - b2[..., 0], b2[..., 3] - b2[..., 1]
-        v = (4 / math.pi ** 2) * (ns.atan(wg / hg) - ns.atan(w / h)) ** 2
-        alpha = ns.stop_gradient(v / (1 - iou + v + eps))
-        return ns.mean(d + alpha * v)
-    return f
-
-
-_FORMULAS = {
-    "poisson": _f_poisson, "gamma": _f_gamma, "tweedie": _f_tweedie,
-    "exponential": _f_exponential, "pseudo_huber": _f_pseudo_huber, "fair": _f_fair,
-    "expectile": _f_expectile,
-    "mse": _f_mse, "mae": _f_mae, "huber": _f_huber, "smooth_l1": _f_smooth_l1,
-    "log_cosh": _f_log_cosh, "quantile": _f_quantile, "cross_entropy": _f_cross_entropy,
-    "softmax_focal": _f_softmax_focal, "binary_cross_entropy": _f_binary_cross_entropy,
-    "binary_cross_entropy_with_logits": _f_binary_cross_entropy_with_logits,
-    "sigmoid_focal": _f_sigmoid_focal, "triplet": _f_triplet, "contrastive": _f_contrastive,
-    "kl_gaussian": _f_kl_gaussian, "kl_div": _f_kl_div, "vae": _f_vae,
-    "gan_discriminator": _f_gan_discriminator, "gan_generator": _f_gan_generator, "dice": _f_dice,
-    "iou": _f_iou, "dice_bce": _f_dice_bce, "focal_smooth_l1": _f_focal_smooth_l1,
-    "tversky": _f_tversky, "generalized_dice": _f_generalized_dice,
-    "info_nce": _f_info_nce, "nt_xent": _f_nt_xent, "supcon": _f_supcon,
-    "batch_triplet": _f_batch_triplet, "margin_ranking": _f_margin_ranking,
-    "cosine_embedding": _f_cosine_embedding,
-    "lovasz_softmax": _f_lovasz_softmax, "giou": _f_giou, "diou": _f_diou, "ciou": _f_ciou}
-
-
 def _applies(name, arrays, o):
     """Whether the peers' formulas are pyloss's for these inputs and options
-    (no weights, class-index targets, one-hot segmentation targets...)."""
+    (no weights, then the loss's ``peers_apply``: class-index targets, one-hot
+    segmentation targets...)."""
     if o.get("weight") is not None or o.get("pos_weight") is not None \
             or o.get("reduction", "mean") != "mean":
         return False
-    arrays = [np.asarray(a) for a in arrays]
-    if name in ("cross_entropy", "softmax_focal"):
-        x, t = arrays
-        return (x.ndim >= 2 and t.dtype.kind in "iu" and t.shape == x.shape[:1] + x.shape[2:]
-                and np.ndim(o.get("alpha")) == 0)
-    if name in ("dice", "iou", "dice_bce", "tversky", "generalized_dice"):
-        return (arrays[0].ndim >= 2 and arrays[1].shape == arrays[0].shape
-                and o.get("ignore_index") is None)
-    if name == "lovasz_softmax":
-        return o.get("ignore_index") is None
-    return True
+    check = _fact(name, "peers_apply")
+    return True if check is None else check([np.asarray(a) for a in arrays], o)
 
 
 def _formula(name, ns, o):
-    make = _FORMULAS.get(name)
+    make = _peer_fact(name, "formula")
     return make(ns, o) if make is not None else None
 
 
@@ -970,40 +383,8 @@ def _diff_of(name, diff):
 
 def _torch_native(torch, name, o):
     """PyTorch's own function for the loss (what a PyTorch user calls), or None."""
-    F = torch.nn.functional
-    if name == "mse":
-        return lambda p, t: F.mse_loss(p, t)
-    if name == "mae":
-        return lambda p, t: F.l1_loss(p, t)
-    if name == "huber":
-        return lambda p, t: F.huber_loss(p, t, delta=o["delta"])
-    if name == "smooth_l1":
-        return lambda p, t: F.smooth_l1_loss(p, t, beta=o["beta"])
-    if name == "log_cosh":
-        ln2 = math.log(2.0)
-        return lambda p, t: torch.mean((p - t).abs() + F.softplus(-2 * (p - t).abs()) - ln2)
-    if name == "quantile":
-        q = o["q"]
-        return lambda p, t: torch.mean(torch.maximum(q * (t - p), (q - 1) * (t - p)))
-    if name == "cross_entropy":
-        return lambda x, t: F.cross_entropy(x, t.long(), ignore_index=o["ignore_index"],
-                                            label_smoothing=o["label_smoothing"])
-    if name == "binary_cross_entropy_with_logits":
-        return lambda x, t: F.binary_cross_entropy_with_logits(x, t)
-    if name == "binary_cross_entropy":
-        return lambda p, t: F.binary_cross_entropy(p, t)
-    if name == "kl_div":
-        # reduction="mean" is this mean, but warns of a future change
-        return lambda log_q, p: F.kl_div(log_q, p, reduction="none",
-                                         log_target=o["log_target"]).mean()
-    if name == "margin_ranking":
-        return lambda x1, x2, y: F.margin_ranking_loss(x1, x2, y, margin=o["margin"])
-    if name == "cosine_embedding":
-        return lambda x1, x2, y: F.cosine_embedding_loss(x1, x2, y, margin=o["margin"])
-    if name == "triplet":
-        return lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=o["margin"], p=o["p"],
-                                                     eps=o["eps"], swap=o["swap"])
-    return None
+    make = _peer_fact(name, "torch")
+    return make(torch, o) if make is not None else None
 
 
 def _torch_fn(torch, name, o):
@@ -1072,31 +453,25 @@ def _jax_peer(name, arrays, o, diff=None):
 
 
 def _sklearn_peer(name, arrays, o, threads):
+    """(value, value_and_grad) with scikit-learn's loss object (the loss's
+    ``sklearn_peer``), or None."""
     try:
         from sklearn._loss import loss as skl
     except ImportError:
         return None
     if o.get("weight") is not None or len(arrays) != 2:
         return None
+    spec = _fact(name, "sklearn_peer")
     p, t = arrays
-    if name == "mse":
-        L = skl.HalfSquaredError()
-    elif name == "mae":
-        L = skl.AbsoluteError()
-    elif name == "quantile":
-        L = skl.PinballLoss(quantile=o["q"])
-    elif name == "binary_cross_entropy_with_logits" and o.get("pos_weight") is None:
-        L = skl.HalfBinomialLoss()
-    elif name in ("poisson", "gamma", "tweedie", "exponential") and not o.get("deviance"):
-        L = {"poisson": skl.HalfPoissonLoss, "gamma": skl.HalfGammaLoss,
-             "exponential": skl.ExponentialLoss}.get(name)
-        L = L() if L is not None else skl.HalfTweedieLoss(power=o["power"])
-    elif name == "cross_entropy" and p.ndim == 2 and t.dtype.kind in "iu" \
-            and o.get("label_smoothing", 0.0) == 0.0 and (t >= 0).all():
-        L = skl.HalfMultinomialLoss(n_classes=p.shape[1])
-        t = t.astype(p.dtype)
-    else:
+    if spec is None:
         return None
+    if isinstance(spec, str):
+        L = getattr(skl, spec)()
+    else:
+        found = spec(skl, p, t, o)
+        if found is None:
+            return None
+        L, t = found
     yt = np.ascontiguousarray(t, dtype=p.dtype)
     raw = np.ascontiguousarray(p)
     lo = np.empty(yt.shape, p.dtype)
@@ -1265,7 +640,7 @@ def run(args):
             raise SystemExit(f"pyloss bench: unknown loss(es) {unknown}; known: {', '.join(pl.losses())}")
         names = [n for n in names if n in have]
     elif quick:
-        names = [n for n in QUICK_LOSSES if n in have]
+        names = [n for n in have if pl.get(n).bench_quick]
     else:
         names = have
     sizes = _parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if quick else FULL_SIZES)

@@ -6,14 +6,15 @@
     pyloss plot regression -o regression.png            # a preset: MSE vs MAE vs Huber vs log-cosh
     pyloss plot --gallery docs/img                      # every picture, and docs/img/gallery.md
 
-A loss is drawn against the variable it is a function of (table :data:`AXES`):
+A loss is drawn against the variable it is a function of (its ``plot_axis``
+fact, collected in :data:`AXES`):
 the residual ``r = pred - target`` for regression losses, the logit for
 binary losses on logits (curves for target 1 and 0), the probability for
 ``binary_cross_entropy``, the true class's logit (other logits 0, 3 classes)
 for ``cross_entropy``.  Values, gradients and Hessians come from pyloss
 itself (``reduction="none"``), so the pictures are of the kernels, not of a
-re-derivation.  Presets (:data:`PRESETS`) overlay several losses; one whose
-losses are not all registered in this build is skipped by the gallery.
+re-derivation.  Presets (:data:`PRESETS`, from the losses' ``plot_presets``
+facts) overlay several losses.
 Needs matplotlib (``pip install 'pyloss[plot]'``).
 """
 import ast
@@ -24,28 +25,22 @@ import numpy as np
 
 import pyloss as pl
 
-# loss name -> axis kind.  Only registered names are used.
-AXES = {
-    "mse": "residual", "mae": "residual", "huber": "residual", "smooth_l1": "residual",
-    "log_cosh": "residual", "quantile": "residual",
-    "binary_cross_entropy_with_logits": "logit", "sigmoid_focal": "logit",
-    "binary_cross_entropy": "prob",
-    "cross_entropy": "class_logit",
-}
+# loss name -> axis kind, from the registered losses' ``plot_axis`` facts.
+AXES = {n: pl.get(n).plot_axis for n in pl.losses() if pl.get(n).plot_axis}
 
-# preset -> (axis kind, title, [(label, loss name, options)]).
-PRESETS = {
-    "regression": ("residual", "Regression losses", [
-        ("MSE", "mse", {}), ("MAE", "mae", {}), ("Huber δ=1", "huber", {"delta": 1.0}),
-        ("log-cosh", "log_cosh", {})]),
-    "huber_deltas": ("residual", "Huber loss for several δ", [
-        (f"δ={d}", "huber", {"delta": d}) for d in (0.25, 0.5, 1.0, 2.0)]),
-    "quantile_levels": ("residual", "Quantile (pinball) loss for several q", [
-        (f"q={q}", "quantile", {"q": q}) for q in (0.1, 0.5, 0.9)]),
-    "focal": ("p_true", "Focal loss vs cross-entropy (Lin et al. 2017, Fig. 1)", [
-        ("CE (γ=0)", "sigmoid_focal", {"gamma": 0.0, "alpha": -1.0})] + [
-        (f"γ={g}", "sigmoid_focal", {"gamma": g, "alpha": -1.0}) for g in (0.5, 1.0, 2.0, 5.0)]),
-}
+
+def _presets():
+    """preset -> (axis kind, title, [(label, loss name, options)]), from the
+    registered losses' ``plot_presets`` facts (curves in registry order)."""
+    out = {}
+    for name in pl.losses():
+        for preset, kind, title, curves in pl.get(name).plot_presets:
+            entry = out.setdefault(preset, (kind, title, []))
+            entry[2].extend((label, name, opts) for label, opts in curves)
+    return out
+
+
+PRESETS = _presets()
 
 _XLABEL = {"residual": "residual r = pred − target", "logit": "logit x",
            "prob": "predicted probability p", "class_logit": "logit of the true class (others 0)",
@@ -135,10 +130,6 @@ def draw(name, params=None, path=None):
     params = dict(params or {})
     if name in PRESETS:
         kind, title, spec = PRESETS[name]
-        missing = sorted({n for _, n, _ in spec} - set(pl.losses()))
-        if missing:
-            raise pl.PylossValueError(f"preset {name!r} needs losses {missing}, "
-                                      f"which this build does not register")
         curves = [(label, _curve(kind, n, dict(o, **params))) for label, n, o in spec]
         show_hess = all(pl.get(n).has_hessian for _, n, _ in spec) and kind != "p_true"
     else:
@@ -172,7 +163,8 @@ def plottable():
 
 
 def presets():
-    return tuple(p for p, (_, _, spec) in PRESETS.items() if all(n in pl.losses() for _, n, _ in spec))
+    """The presets (each drawn from registered losses only)."""
+    return tuple(PRESETS)
 
 
 def gallery(directory):

@@ -11,8 +11,8 @@ Scorers follow :func:`sklearn.metrics.make_scorer`: a loss is lower-is-better,
 so the scorer is built with ``greater_is_better=False`` and *returns the
 negated loss* (as scikit-learn's ``neg_mean_squared_error`` does).  The loss
 value itself is the pyloss ``mean`` (``sum(w*l)/sum(w)`` with
-``sample_weight``).  Which predictions a scorer asks for is the table
-:data:`SCORERS`:
+``sample_weight``).  Which predictions a scorer asks for is each loss's
+``sklearn_scorer`` fact (collected in :data:`SCORERS`):
 
 * regression losses -- ``predict``;
 * ``cross_entropy`` and ``softmax_focal`` -- ``predict_proba``, turned into
@@ -40,6 +40,7 @@ import numpy as np
 from sklearn.metrics import make_scorer
 
 import pyloss as _pl
+from pyloss.stream import per_element_weight
 
 __all__ = ["SCORERS", "scorer", "scorer_names", "scorers", "loss_function"]
 
@@ -99,20 +100,13 @@ def _binary_scores(loss, y_true, y_pred, opts):
     return s, _binary_target(y_true, opts)
 
 
-# name -> (response_method, adapter(loss, y_true, y_pred, opts) -> (pred, target)).
-SCORERS = {
-    "mse": ("predict", _regression),
-    "mae": ("predict", _regression),
-    "huber": ("predict", _regression),
-    "smooth_l1": ("predict", _regression),
-    "log_cosh": ("predict", _regression),
-    "quantile": ("predict", _regression),
-    "cross_entropy": ("predict_proba", _multiclass_proba),
-    "softmax_focal": ("predict_proba", _multiclass_proba),
-    "binary_cross_entropy": ("predict_proba", _binary_scores),
-    "binary_cross_entropy_with_logits": ("decision_function", _binary_scores),
-    "sigmoid_focal": ("decision_function", _binary_scores),
-}
+# adapter kind (the second item of a loss's ``sklearn_scorer`` fact) ->
+# adapter(loss, y_true, y_pred, opts) -> (pred, target).
+_ADAPTERS = {"regression": _regression, "multiclass": _multiclass_proba, "binary": _binary_scores}
+
+# name -> (response_method, adapter), from the registered losses' ``sklearn_scorer`` facts.
+SCORERS = {loss.name: (loss.sklearn_scorer[0], _ADAPTERS[loss.sklearn_scorer[1]])
+           for loss in map(_pl.get, _pl.losses()) if loss.sklearn_scorer}
 
 _LABEL_OPTS = ("labels", "pos_label")
 
@@ -140,7 +134,9 @@ def loss_function(name, **opts):
         pred, target = adapter(loss, y_true, y_pred, o)
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=np.float64)
-            if pred.ndim > 1 and OBJECT_ROWS.get(name, False):
+            if pred.ndim > 1 and not per_element_weight(loss):
+                # the loss's weight is not per element (per-class, or none): sample
+                # weights are applied to the per-sample losses instead
                 per = np.asarray(loss(pred, target, reduction="none", **o), np.float64)
                 return float(np.sum(w * per) / np.sum(w))
             if pred.ndim > 1:
@@ -150,11 +146,6 @@ def loss_function(name, **opts):
 
     metric.__name__ = f"pyloss_{name}"
     return metric
-
-
-# Losses whose "weight" option is not per sample (per-class weights): sample
-# weights are applied to the per-sample losses instead.
-OBJECT_ROWS = {"cross_entropy": True, "softmax_focal": True}
 
 
 def _make(func, response_method, **kw):

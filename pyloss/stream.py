@@ -10,8 +10,9 @@ returns the value one call over the concatenation would return::
 
 Supported reductions are ``"mean"`` (also weighted: ``sum(w*l) / sum(w)``) and
 ``"sum"``; ``"none"`` has nothing to accumulate.  Every elementwise loss is
-streamable, and so is every loss listed in :data:`DENOMINATORS` (the rule that
-gives the denominator of its ``mean`` for one chunk).
+streamable, and so is every loss that declares a ``stream_denominator`` fact
+(the rule that gives the denominator of its ``mean`` for one chunk;
+:data:`DENOMINATORS` lists the rule of each streamable loss).
 
 Precision guarantee
 -------------------
@@ -47,32 +48,31 @@ __all__ = ["Accumulator", "accumulate", "chunk_partials", "finish", "streamable"
 
 
 # ----------------------------------------------------------------- denominators
-# name -> fn(loss, arrays, opts) -> float64 denominator of "mean" for one chunk.
-# Elementwise losses need no entry (weight sum, or the element count).  Entries
-# for losses that may not be registered in this build are harmless: only the
-# names in pl.losses() are ever looked up.
+# Rules fn(loss, arrays, opts) -> float64 denominator of "mean" for one chunk,
+# picked by the loss's ``stream_denominator`` fact (see _RULES).
 
 def _rows(loss, arrays, opts):
     """mean over samples: the number of per-sample losses ("none" shape)."""
     return float(np.prod(np.shape(arrays[0])[:-1], dtype=np.float64))
 
 
-def _class_index_mass(loss, arrays, opts):
-    """cross_entropy / softmax_focal: summed class weight of non-ignored targets,
+def _class_targets(loss, arrays, opts):
+    """Softmax losses: summed class weight of non-ignored targets,
     or the number of rows for probability targets (PyTorch's rule)."""
     logits = np.asarray(arrays[0])
     target = np.asarray(arrays[1])
     if target.dtype.kind == "f":                     # probability targets
         return float(logits.size // max(logits.shape[1], 1)) if logits.ndim > 1 else 1.0
     keep = target != opts.get("ignore_index", -100)
-    w = opts.get("weight") if loss.name == "cross_entropy" else None
+    w = opts.get("weight") if _weight_kind(loss) == "class" else None
     if w is None:
         return float(np.count_nonzero(keep))
     w = np.asarray(w, np.float64)
     return float(np.sum(w[np.where(keep, target, 0)][keep], dtype=np.float64))
 
 
-def _kl_div(loss, arrays, opts):
+def _batchmean(loss, arrays, opts):
+    """The element count, or the batch size (first axis) for reduction="batchmean"."""
     if opts.get("_reduction") == "batchmean":
         shape = np.shape(arrays[0])
         return float(shape[0]) if shape else 1.0
@@ -88,31 +88,36 @@ def _per_element(loss, arrays, opts):
     return float(np.sum(w, dtype=np.float64))
 
 
-# Non-ElementwiseLoss losses whose ``weight`` is per element (comes with each chunk).
-PER_ELEMENT_WEIGHT = {"binary_cross_entropy", "binary_cross_entropy_with_logits"}
+_RULES = {"element": _per_element, "class_targets": _class_targets, "rows": _rows,
+          "batchmean": _batchmean}
+
+
+def _weight_kind(loss):
+    """What `loss`'s ``weight`` option weights ("element", "class", "sample"; None: no weight)."""
+    if "weight" not in loss.options:
+        return None
+    return loss.weight_applies_to or ("element" if isinstance(loss, ElementwiseLoss) else None)
 
 
 def per_element_weight(loss):
     """Whether `loss`'s ``weight`` option is per element (so it is chunked with the data)."""
-    return "weight" in loss.options and (isinstance(loss, ElementwiseLoss) or loss.name in PER_ELEMENT_WEIGHT)
+    return _weight_kind(loss) == "element"
 
 
-DENOMINATORS = {
-    "binary_cross_entropy": _per_element,
-    "binary_cross_entropy_with_logits": _per_element,
-    "cross_entropy": _class_index_mass,
-    "softmax_focal": _class_index_mass,
-    "kl_div": _kl_div,
-    "triplet": _rows,
-    "contrastive": _rows,
-    "kl_gaussian": _rows,
-    "sigmoid_focal": _per_element,   # SPEC 3a: sum(w l) / sum(w) for every loss
-}
+def _denominator_kind(loss):
+    """The loss's ``stream_denominator`` fact (elementwise losses: "element"); None: not streamable."""
+    return loss.stream_denominator or ("element" if isinstance(loss, ElementwiseLoss) else None)
 
 
 def streamable():
     """Names of the registered losses :class:`Accumulator` and pyloss.dask accept."""
-    return tuple(n for n in losses() if isinstance(get(n), ElementwiseLoss) or n in DENOMINATORS)
+    return tuple(n for n in losses() if _denominator_kind(get(n)))
+
+
+# Registered losses whose ``weight`` is per element (comes with each chunk), and
+# name -> denominator rule for every streamable loss; both from the losses' facts.
+PER_ELEMENT_WEIGHT = frozenset(n for n in losses() if per_element_weight(get(n)))
+DENOMINATORS = {n: _RULES[_denominator_kind(get(n))] for n in streamable()}
 
 
 def _resolve(name):
@@ -122,7 +127,7 @@ def _resolve(name):
         loss = name
         if getattr(loss, "name", None) not in losses():
             raise PylossTypeError(f"loss: expected a loss name or a pyloss Loss, got {type(name).__name__}")
-    if not (isinstance(loss, ElementwiseLoss) or loss.name in DENOMINATORS):
+    if not _denominator_kind(loss):
         raise PylossValueError(
             f"loss: {loss.name!r} cannot be accumulated chunk by chunk (its mean is not a "
             f"ratio of per-chunk sums); streamable losses are {streamable()}")
@@ -130,7 +135,7 @@ def _resolve(name):
 
 
 def _check_reduction(loss, reduction):
-    allowed = ("mean", "sum") + (("batchmean",) if loss.name == "kl_div" else ())
+    allowed = ("mean", "sum") + (("batchmean",) if _denominator_kind(loss) == "batchmean" else ())
     return D.check_reduction(reduction, allowed)
 
 
@@ -146,7 +151,7 @@ def chunk_partials(loss, arrays, opts, reduction="mean", backend="auto"):
     total = float(loss(*arrays, reduction="sum", backend=backend, **opts))
     if reduction == "sum":
         return total, 0.0
-    rule = DENOMINATORS.get(loss.name, _per_element)
+    rule = _RULES[_denominator_kind(loss) or "element"]
     return total, rule(loss, arrays, dict(opts, _reduction=reduction))
 
 

@@ -20,9 +20,9 @@ gradients sent back.  float32 and float64 are computed natively; float16 and
 bfloat16 are computed in float32 and answered in the input dtype, as torch
 does.  Double backward is not supported (``once_differentiable``).
 
-Which torch function maps to which pyloss loss is the table :data:`SPECS`;
-a function exists here only when its pyloss loss is registered
-(``pyloss.losses()``), and :func:`available` lists them.  For the regression
+Which torch function maps to which pyloss loss is :data:`SPECS`, built from
+the ``torch_functional`` fact of each registered loss (``pyloss.losses()``,
+declared where the loss is defined); :func:`available` lists them.  For the regression
 losses the gradient with respect to ``target`` is also returned (it is minus
 the prediction's); for the others a target that requires grad raises
 ``RuntimeError`` (detach it) rather than getting a silently missing gradient.
@@ -68,34 +68,18 @@ class Spec:
     default_reduction: str = "mean"
 
 
-SPECS = {
-    "mse_loss": Spec("mse", 2, options=(("weight", "weight", None),), tensor_options=("weight",),
-                     target_grad="neg"),
-    "l1_loss": Spec("mae", 2, options=(("weight", "weight", None),), tensor_options=("weight",),
-                    target_grad="neg"),
-    "huber_loss": Spec("huber", 2, options=(("delta", "delta", 1.0), ("weight", "weight", None)),
-                       tensor_options=("weight",), count_mean=True, target_grad="neg"),
-    "smooth_l1_loss": Spec("smooth_l1", 2, options=(("beta", "beta", 1.0),), target_grad="neg"),
-    "cross_entropy": Spec("cross_entropy", 2,
-                          options=(("weight", "weight", None), ("ignore_index", "ignore_index", -100),
-                                   ("label_smoothing", "label_smoothing", 0.0)),
-                          tensor_options=("weight",), broadcast="class_axis"),
-    "binary_cross_entropy": Spec("binary_cross_entropy", 2, options=(("weight", "weight", None),),
-                                 tensor_options=("weight",), count_mean=True),
-    "binary_cross_entropy_with_logits": Spec(
-        "binary_cross_entropy_with_logits", 2,
-        options=(("weight", "weight", None), ("pos_weight", "pos_weight", None)),
-        tensor_options=("weight", "pos_weight"), count_mean=True),
-    "kl_div": Spec("kl_div", 2, options=(("log_target", "log_target", False),),
-                   reductions=("mean", "sum", "none", "batchmean")),
-    "triplet_margin_loss": Spec("triplet", 3, diff=3,
-                                options=(("margin", "margin", 1.0), ("p", "p", 2.0),
-                                         ("eps", "eps", 1e-6), ("swap", "swap", False)),
-                                broadcast="last_axis"),
-    "sigmoid_focal_loss": Spec("sigmoid_focal", 2,
-                               options=(("alpha", "alpha", 0.25), ("gamma", "gamma", 2.0)),
-                               default_reduction="none"),
-}
+# torch function name -> Spec, and torch.nn module name -> functional drop-in, from
+# the registered losses' ``torch_functional`` facts (ntensors, diff and
+# reductions default to the loss's inputs, differentiable inputs and reductions).
+SPECS, MODULES = {}, {}
+for _loss in map(_pl.get, _pl.losses()):
+    if _loss.torch_functional:
+        _fact = dict(_loss.torch_functional)
+        _fn, _cls = _fact.pop("function"), _fact.pop("module", None)
+        SPECS[_fn] = Spec(_loss.name, **{"ntensors": len(_loss.inputs), "diff": len(_loss.diff),
+                                         "reductions": _loss.reductions, **_fact})
+        if _cls:
+            MODULES[_cls] = _fn
 
 
 def available():
@@ -215,15 +199,6 @@ for _name in available():
     globals()[_name] = _make(_name, SPECS[_name])
     __all__.append(_name)
 
-# torch.nn module name -> functional drop-in.
-MODULES = {
-    "MSELoss": "mse_loss", "L1Loss": "l1_loss", "HuberLoss": "huber_loss",
-    "SmoothL1Loss": "smooth_l1_loss", "CrossEntropyLoss": "cross_entropy",
-    "BCELoss": "binary_cross_entropy", "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
-    "KLDivLoss": "kl_div", "TripletMarginLoss": "triplet_margin_loss",
-}
-
-
 def _module(cls_name, fn_name):
     spec = SPECS[fn_name]
     tensor_opts = spec.tensor_options
@@ -252,12 +227,3 @@ for _cls, _fn in MODULES.items():
     if _fn in globals():
         globals()[_cls] = _module(_cls, _fn)
         __all__.append(_cls)
-
-
-def __getattr__(name):
-    if name in MODULES:
-        name = MODULES[name]
-    if name in SPECS:
-        raise AttributeError(f"pyloss.torch.{name} needs the pyloss loss {SPECS[name].loss!r}, "
-                             f"which this build does not register")
-    raise AttributeError(f"module 'pyloss.torch' has no attribute {name!r}")

@@ -91,9 +91,9 @@ class BoxLoss(Loss):
                                              self.kind, c.eps, scale, _c.ptr(loss), _c.ptr(g2),
                                              _c.ptr(work), get_num_threads())
         elif backend == "numba":
-            from .._numba import parallel_ok
             from .._numba import boxes as nb
-            fn = nb.box_par if parallel_ok(4 * c.n) else nb.box_ser
+            from .._numba import pick
+            fn = pick(nb.box_ser, nb.box_par, 4 * c.n, get_num_threads())
             total = fn(c.p2, c.t2, c.weight, self.kind, c.eps, scale, loss, g2)
         else:
             from ..reference import boxes as ref
@@ -249,3 +249,15 @@ ciou = BoxLoss("ciou", """Complete IoU loss (Zheng et al. 2020).
     Inference for Object Detection and Instance Segmentation", IEEE TCYB 2021
     (arXiv:2005.03572).  torchvision ``torchvision/ops/ciou_loss.py``.
     """)
+
+# ------------------------------------------------------------------ integration facts
+for _box_loss in (giou, diou, ciou):
+    _box_loss.declare(weight_applies_to="sample")   # one weight per box
+
+# ------------------------------------------------------------------ bench facts
+# The peers `pyloss bench` and the tests compare against (boxes_peers).
+from . import boxes_peers as _peers  # noqa: E402
+
+giou.declare(peers=dict(formula=_peers.f_giou))
+diou.declare(peers=dict(formula=_peers.f_diou))
+ciou.declare(peers=dict(formula=_peers.f_ciou))

@@ -6,12 +6,17 @@ Kernels: C ``pl_<name>_<f32|f64>`` (csrc/classification_impl.h), Numba
 ``pyloss._numba.classification`` and the NumPy reference
 ``pyloss.reference.classification``.
 """
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import _dispatch as D
 from .._config import get_num_threads
 from .._errors import PylossTypeError, PylossValueError
 from .._loss import ElementwiseLoss, Loss, mean_of, scalar_of
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike
 
 # ------------------------------------------------------------------ examples
 
@@ -202,13 +207,14 @@ class SoftmaxLoss(Loss):
 
     def _numba(self, c, scale, loss, grad, hess):
         from .._numba import classification as K
+        nt = get_num_threads()
         if self.name == "cross_entropy":
             mode = K.MODE_CLASS if c.target is not None else K.MODE_PROB
             return K.softmax_rows(mode, c.n, c.c, c.d, c.logits, c.target, c.prob, c.weight,
                                   c.eps, c.ignore, scale, None, 1.0, 0.0, loss,
-                                  hess if hess is not None else grad, hess is not None)
+                                  hess if hess is not None else grad, hess is not None, nt)
         return K.softmax_rows(K.MODE_FOCAL, c.n, c.c, c.d, c.logits, c.target, None, None, 0.0,
-                              c.ignore, scale, c.alpha, c.alpha0, c.gamma, loss, grad, False)
+                              c.ignore, scale, c.alpha, c.alpha0, c.gamma, loss, grad, False, nt)
 
     def _numpy(self, c, reduction, scale, loss, grad, hess):
         from ..reference import classification as R
@@ -493,7 +499,8 @@ sigmoid_focal = ElementwiseLoss(
 
 # ------------------------------------------------------------------ smooth_labels
 
-def smooth_labels(target, num_classes, *, epsilon=0.1, dtype=None):
+def smooth_labels(target: "ArrayLike", num_classes: int, *, epsilon: float = 0.1,
+                  dtype: "DTypeLike" = None) -> np.ndarray:
     """Label smoothing: ``(1 - epsilon) y + epsilon / K``.
 
     Parameters
@@ -592,3 +599,59 @@ cross_entropy.boosting = _BF("multiclass", hess_min=0.0, init=_log_prior, profil
                    doc="grad p - y, hess K/(K-1) p(1-p)")})
 softmax_focal.boosting = _BF("multiclass", hessian="surrogate", hess_min=0.0,
                              init=_softmax_newton, surrogate=_smf_h)
+
+# ------------------------------------------------------------------ integration facts
+# pyloss.torch drop-ins (torch divides a weighted BCE mean by the element count;
+# torchvision's sigmoid_focal_loss defaults to reduction="none"), pyloss.sklearn
+# scorers (multi-class on predict_proba turned into logits; binary on the
+# positive class's probability or decision_function), streaming denominators
+# (softmax losses: class weight of the non-ignored targets) and `pyloss plot` axes.
+_CE_OPTIONS = (("weight", "weight", None), ("ignore_index", "ignore_index", -100),
+               ("label_smoothing", "label_smoothing", 0.0))
+cross_entropy.declare(torch_functional=dict(function="cross_entropy", module="CrossEntropyLoss",
+                                            options=_CE_OPTIONS, tensor_options=("weight",),
+                                            broadcast="class_axis"),
+                      sklearn_scorer=("predict_proba", "multiclass"), weight_applies_to="class",
+                      stream_denominator="class_targets", plot_axis="class_logit")
+softmax_focal.declare(sklearn_scorer=("predict_proba", "multiclass"),
+                      stream_denominator="class_targets")
+binary_cross_entropy.declare(
+    torch_functional=dict(function="binary_cross_entropy", module="BCELoss",
+                          options=(("weight", "weight", None),), tensor_options=("weight",),
+                          count_mean=True),
+    sklearn_scorer=("predict_proba", "binary"), plot_axis="prob")
+binary_cross_entropy_with_logits.declare(
+    torch_functional=dict(function="binary_cross_entropy_with_logits", module="BCEWithLogitsLoss",
+                          options=(("weight", "weight", None), ("pos_weight", "pos_weight", None)),
+                          tensor_options=("weight", "pos_weight"), count_mean=True),
+    sklearn_scorer=("decision_function", "binary"), plot_axis="logit")
+sigmoid_focal.declare(
+    torch_functional=dict(function="sigmoid_focal_loss",
+                          options=(("alpha", "alpha", 0.25), ("gamma", "gamma", 2.0)),
+                          default_reduction="none"),
+    sklearn_scorer=("decision_function", "binary"), plot_axis="logit",
+    plot_presets=(("focal", "p_true", "Focal loss vs cross-entropy (Lin et al. 2017, Fig. 1)",
+                   (("CE (γ=0)", {"gamma": 0.0, "alpha": -1.0}),)
+                   + tuple((f"γ={g}", {"gamma": g, "alpha": -1.0}) for g in (0.5, 1.0, 2.0, 5.0))),))
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: the --quick set, the exps/logs per element of
+# the compute floor (softmax exps, softplus logs), and the peers compared
+# against, for class-index targets (written out in classification_peers).
+from . import classification_peers as _peers  # noqa: E402
+
+cross_entropy.declare(bench_quick=True, bench_cost=(1, 0), peers_apply=_peers.class_index_targets,
+                      sklearn_peer=_peers.sklearn_cross_entropy,
+                      peers=dict(formula=_peers.f_cross_entropy, torch=_peers.torch_cross_entropy))
+softmax_focal.declare(bench_cost=(1, 0), peers_apply=_peers.class_index_targets,
+                      peers=dict(formula=_peers.f_softmax_focal))
+binary_cross_entropy.declare(bench_cost=(0, 2),
+                             peers=dict(formula=_peers.f_binary_cross_entropy,
+                                        torch=_peers.torch_binary_cross_entropy))
+binary_cross_entropy_with_logits.declare(
+    bench_quick=True, bench_cost=(1, 1),
+    sklearn_peer=_peers.sklearn_binary_cross_entropy_with_logits,
+    peers=dict(formula=_peers.f_binary_cross_entropy_with_logits,
+               torch=_peers.torch_binary_cross_entropy_with_logits))
+sigmoid_focal.declare(bench_cost=_peers.sigmoid_focal_cost,
+                      peers=dict(formula=_peers.f_sigmoid_focal))

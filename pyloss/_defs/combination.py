@@ -168,8 +168,8 @@ class _FocalSmoothL1(Loss):
             npos = int(npos[0])
         elif backend == "numba":
             from .._numba import combination as nb
-            from .._numba import parallel_ok
-            fn = nb.focal_smooth_l1_par if parallel_ok(c.x.size) else nb.focal_smooth_l1_ser
+            from .._numba import pick
+            fn = pick(nb.focal_smooth_l1_ser, nb.focal_smooth_l1_par, c.x.size, get_num_threads())
             hg = gc is not None
             total, npos = fn(c.x, c.t, c.bp, c.bt, c.alpha, c.gamma, c.beta, normalize,
                              loss if loss is not None else np.empty(0, dt), loss is not None,
@@ -281,3 +281,15 @@ focal_smooth_l1 = _FocalSmoothL1(
     Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017;
     torchvision.ops.sigmoid_focal_loss; Girshick, "Fast R-CNN" (smooth L1).
     """, hessian=False, example=_fsl_example)
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: the exps/logs of the compute floor and the
+# peers compared against (combination_peers, from the segmentation and
+# classification ones).
+from . import combination_peers as _peers  # noqa: E402
+from .classification_peers import sigmoid_focal_cost  # noqa: E402
+from .segmentation_peers import one_hot_targets  # noqa: E402
+
+dice_bce.declare(bench_cost=(1, 1), peers_apply=one_hot_targets,
+                 peers=dict(formula=_peers.f_dice_bce))
+focal_smooth_l1.declare(bench_cost=sigmoid_focal_cost, peers=dict(formula=_peers.f_focal_smooth_l1))

@@ -50,7 +50,7 @@ class _Triplet(RowLoss):
     def _run_numba(self, c, scale, loss, grads, nthreads):
         nb = _numba()
         return nb.triplet(c.nrows, c.dim, c.arrays, c.margin, c.pw, c.eps, c.swap, scale,
-                          loss, grads)
+                          loss, grads, nthreads)
 
 
 def _triplet_example(rng, n, dtype):
@@ -138,7 +138,8 @@ class _Contrastive(RowLoss):
             *(_c.ptr(x) for x in g), nthreads)
 
     def _run_numba(self, c, scale, loss, grads, nthreads):
-        return _numba().contrastive(c.nrows, c.dim, c.arrays, c.margin, scale, loss, grads)
+        return _numba().contrastive(c.nrows, c.dim, c.arrays, c.margin, scale, loss, grads,
+                                    nthreads)
 
 
 def _contrastive_example(rng, n, dtype):
@@ -190,3 +191,20 @@ contrastive = _Contrastive("contrastive", "embedding", ("x1", "x2", "similar"), 
     Hadsell, Chopra, LeCun, "Dimensionality reduction by learning an
     invariant mapping", CVPR 2006.
     """, hessian=False, example=_contrastive_example)
+
+# ------------------------------------------------------------------ integration facts
+# pyloss.torch drop-in (a per-sample grad_output lines up with the last axis)
+# and streaming: "mean" is over the per-sample (row) losses.
+triplet.declare(torch_functional=dict(function="triplet_margin_loss", module="TripletMarginLoss",
+                                      options=(("margin", "margin", 1.0), ("p", "p", 2.0),
+                                               ("eps", "eps", 1e-6), ("swap", "swap", False)),
+                                      broadcast="last_axis"),
+                stream_denominator="rows")
+contrastive.declare(stream_denominator="rows")
+
+# ------------------------------------------------------------------ bench facts
+# The peers `pyloss bench` and the tests compare against (embedding_peers).
+from . import embedding_peers as _peers  # noqa: E402
+
+triplet.declare(peers=dict(formula=_peers.f_triplet, torch=_peers.torch_triplet))
+contrastive.declare(peers=dict(formula=_peers.f_contrastive))

@@ -40,7 +40,7 @@ class _KLGaussian(RowLoss):
             *(_c.ptr(x) for x in g), nthreads)
 
     def _run_numba(self, c, scale, loss, grads, nthreads):
-        return _numba().kl_gaussian(c.nrows, c.dim, c.arrays, scale, loss, grads)
+        return _numba().kl_gaussian(c.nrows, c.dim, c.arrays, scale, loss, grads, nthreads)
 
 
 def _kl_gaussian_example(rng, n, dtype):
@@ -222,7 +222,8 @@ class _VAE(RowLoss):
             _c.ptr(loss), *(_c.ptr(x) for x in g), nthreads)
 
     def _run_numba(self, c, scale, loss, grads, nthreads):
-        return _numba().vae(c.nrows, c.nf, c.nl, c.arrays, c.bce, c.beta, scale, loss, grads)
+        return _numba().vae(c.nrows, c.nf, c.nl, c.arrays, c.bce, c.beta, scale, loss, grads,
+                            nthreads)
 
 
 def _vae_example(rng, n, dtype):
@@ -452,3 +453,24 @@ gan_generator = _GAN("gan_generator", ("fake_logits",),
     >>> round(float(pl.gan_generator([0.0], kind="bce")), 6)   # log 2
     0.693147
     """, _gan_g_example)
+
+# ------------------------------------------------------------------ integration facts
+# Streaming: kl_gaussian's "mean" is over rows; kl_div's over elements, or over
+# the batch (first axis) for reduction="batchmean".  kl_div is a pyloss.torch drop-in.
+kl_gaussian.declare(stream_denominator="rows")
+kl_div.declare(torch_functional=dict(function="kl_div", module="KLDivLoss",
+                                     options=(("log_target", "log_target", False),)),
+               stream_denominator="batchmean")
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: the exps/logs of the compute floor and the
+# peers compared against (written out in generative_peers).
+from . import generative_peers as _peers  # noqa: E402
+
+kl_gaussian.declare(bench_cost=_peers.kl_gaussian_cost, peers=dict(formula=_peers.f_kl_gaussian))
+kl_div.declare(bench_cost=_peers.kl_div_cost,
+               peers=dict(formula=_peers.f_kl_div, torch=_peers.torch_kl_div))
+vae.declare(bench_cost=_peers.vae_cost, peers=dict(formula=_peers.f_vae))
+gan_discriminator.declare(bench_cost=_peers.gan_discriminator_cost,
+                          peers=dict(formula=_peers.f_gan_discriminator))
+gan_generator.declare(bench_cost=(1, 1), peers=dict(formula=_peers.f_gan_generator))

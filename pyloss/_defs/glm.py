@@ -356,3 +356,20 @@ tweedie.boosting = _BF(init=_log_mean, profiles={
     "xgboost": _P("reg:tweedie", check=_tweedie_power, doc=_TWEEDIE),
     "lightgbm": _P("tweedie", check=_tweedie_power, doc=_TWEEDIE)})
 exponential.boosting = _BF(hess_min=0.0, init=_log_odds_half)
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: the exps/logs of the compute floor and the
+# peers compared against, scikit-learn's half losses among them (glm_peers).
+from . import glm_peers as _peers  # noqa: E402
+
+poisson.declare(bench_cost=_peers.log_link_cost,
+                sklearn_peer=_peers.sklearn_half("HalfPoissonLoss"),
+                peers=dict(formula=_peers.f_poisson))
+gamma.declare(bench_cost=_peers.log_link_cost, sklearn_peer=_peers.sklearn_half("HalfGammaLoss"),
+              peers=dict(formula=_peers.f_gamma))
+tweedie.declare(bench_cost=_peers.tweedie_cost,
+                sklearn_peer=_peers.sklearn_half("HalfTweedieLoss", power="power"),
+                peers=dict(formula=_peers.f_tweedie))
+exponential.declare(bench_cost=_peers.log_link_cost,
+                    sklearn_peer=_peers.sklearn_half("ExponentialLoss"),
+                    peers=dict(formula=_peers.f_exponential))

@@ -108,9 +108,9 @@ class _LovaszSoftmax(Loss):
                 raise MemoryError("lovasz_softmax: out of memory for the sort buffers")
         elif backend == "numba":
             from .._numba import lovasz as nb
-            from .._numba import parallel_ok
+            from .._numba import pick
             g3 = np.empty((0, 0, 0), dt) if grad is None else grad.reshape(c.N, c.C, c.S)
-            fn = nb.lovasz_par if parallel_ok(c.pred.size) else nb.lovasz_ser
+            fn = pick(nb.lovasz_ser, nb.lovasz_par, c.pred.size, get_num_threads())
             total = fn(c.pred3, c.labels2, c.ignore is not None,
                                       0 if c.ignore is None else c.ignore, c.act == 2,
                                       c.per_image, c.all, scale, loss, g3, grad is not None)
@@ -232,3 +232,11 @@ lovasz_softmax = _LovaszSoftmax("""Lovasz-Softmax loss (Berman et al. 2018), a s
     measure in neural networks", CVPR 2018; code: bermanmaxim/LovaszSoftmax,
     ``pytorch/lovasz_losses.py``.
     """)
+
+# ------------------------------------------------------------------ bench facts
+# The peer `pyloss bench` and the tests compare against, without ignore_index
+# (lovasz_peers).
+from . import lovasz_peers as _peers  # noqa: E402
+
+lovasz_softmax.declare(peers_apply=_peers.no_ignore_index,
+                       peers=dict(formula=_peers.f_lovasz_softmax))

@@ -192,32 +192,32 @@ def _c_kernels(dtype):
 
 def _numba_kernels(dtype):
     from .._numba import metric as nb
-    from .._numba import parallel_ok
+    from .._numba import pick as pick_kernel
 
-    def pick(fn, m):
-        return getattr(nb, fn + ("_par" if parallel_ok(m * m) else "_ser"))
+    def pick(fn, m, nt):
+        return pick_kernel(getattr(nb, fn + "_ser"), getattr(nb, fn + "_par"), m * m, nt)
 
     def simrows(S, inv_t, pos_off, excl, rowloss, want, nt):
-        pick("simrows", S.shape[0])(S, inv_t, pos_off, excl, rowloss, want)
+        pick("simrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, want)
 
     def supcon_rows(S, labels, inv_t, rowloss, want, nt):
-        pick("supcon_rows", S.shape[0])(S, labels, inv_t, rowloss, want)
+        pick("supcon_rows", S.shape[0], nt)(S, labels, inv_t, rowloss, want)
 
     def hard_mine(G, sqn, labels, squared, ap, an, nt):
-        pick("hard_mine", G.shape[0])(G, sqn, labels, squared, ap, an)
+        pick("hard_mine", G.shape[0], nt)(G, sqn, labels, squared, ap, an)
 
     def batch_all_rows(G, sqn, labels, margin, squared, rowloss, rowcount, want, nt):
-        pick("batch_all_rows", G.shape[0])(G, sqn, labels, margin, squared, rowloss, rowcount,
-                                           want)
+        pick("batch_all_rows", G.shape[0], nt)(G, sqn, labels, margin, squared, rowloss,
+                                               rowcount, want)
 
     def symmetrize(W, nt):
-        pick("symmetrize", W.shape[0])(W)
+        pick("symmetrize", W.shape[0], nt)(W)
 
     def margin_rank(x1, x2, y, margin, rowloss, g1, g2, nt):
         want = g1 is not None
         if not want:
             g1 = g2 = np.empty(0, x1.dtype)
-        fn = nb.margin_rank_par if parallel_ok(x1.size) else nb.margin_rank_ser
+        fn = pick_kernel(nb.margin_rank_ser, nb.margin_rank_par, x1.size, nt)
         fn(x1.reshape(-1), x2.reshape(-1), y.reshape(-1), x1.dtype.type(margin), rowloss,
            g1.reshape(-1), g2.reshape(-1), want)
 
@@ -227,7 +227,7 @@ def _numba_kernels(dtype):
         if not want:
             g1 = g2 = np.empty((0, 0), x1.dtype)
         coef = np.empty((n if want else 0, 3), x1.dtype)
-        fn = nb.cosine_rows_par if parallel_ok(x1.size) else nb.cosine_rows_ser
+        fn = pick_kernel(nb.cosine_rows_ser, nb.cosine_rows_par, x1.size, nt)
         fn(x1, x2, y, margin, rowloss, g1, g2, coef, want)
     return _Kernels(simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize, margin_rank,
                     cosine_rows)
@@ -946,3 +946,16 @@ cosine_embedding = _CosineEmbedding(
     ----------
     PyTorch ``torch.nn.CosineEmbeddingLoss``.
     """, example=_cosine_example)
+
+# ------------------------------------------------------------------ bench facts
+# The peers `pyloss bench` and the tests compare against (metric_peers).
+from . import metric_peers as _peers  # noqa: E402
+
+info_nce.declare(peers=dict(formula=_peers.f_info_nce))
+nt_xent.declare(peers=dict(formula=_peers.f_nt_xent))
+supcon.declare(peers=dict(formula=_peers.f_supcon))
+batch_triplet.declare(peers=dict(formula=_peers.f_batch_triplet))
+margin_ranking.declare(peers=dict(formula=_peers.f_margin_ranking,
+                                  torch=_peers.torch_margin_ranking))
+cosine_embedding.declare(peers=dict(formula=_peers.f_cosine_embedding,
+                                    torch=_peers.torch_cosine_embedding))

@@ -362,3 +362,60 @@ pseudo_huber.boosting = _BF(hess_min=0.0, init=_newton, profiles={
 fair.boosting = _BF(hess_min=0.0, init=_newton, profiles={
     "lightgbm": _P("fair", doc="exact: grad c r/(|r|+c), hess c^2/(|r|+c)^2; fair_c = c")})
 expectile.boosting = _BF(hess_min=0.0, init=_newton)
+
+# ------------------------------------------------------------------ integration facts
+# pyloss.torch drop-ins (d/d target = -d/d pred; torch divides a weighted huber
+# mean by the element count), pyloss.sklearn scorers on predict(), and the
+# `pyloss plot` pictures against the residual (the "regression" preset overlays
+# MSE, MAE, Huber and log-cosh).
+_WEIGHT = (("weight", "weight", None),)
+_SCORE = ("predict", "regression")
+_PLOT_REG = ("regression", "residual", "Regression losses")
+mse.declare(torch_functional=dict(function="mse_loss", module="MSELoss", options=_WEIGHT,
+                                  tensor_options=("weight",), target_grad="neg"),
+            sklearn_scorer=_SCORE, plot_axis="residual",
+            plot_presets=((*_PLOT_REG, (("MSE", {}),)),))
+mae.declare(torch_functional=dict(function="l1_loss", module="L1Loss", options=_WEIGHT,
+                                  tensor_options=("weight",), target_grad="neg"),
+            sklearn_scorer=_SCORE, plot_axis="residual",
+            plot_presets=((*_PLOT_REG, (("MAE", {}),)),))
+huber.declare(torch_functional=dict(function="huber_loss", module="HuberLoss",
+                                    options=(("delta", "delta", 1.0),) + _WEIGHT,
+                                    tensor_options=("weight",), count_mean=True, target_grad="neg"),
+              sklearn_scorer=_SCORE, plot_axis="residual",
+              plot_presets=((*_PLOT_REG, (("Huber δ=1", {"delta": 1.0}),)),
+                            ("huber_deltas", "residual", "Huber loss for several δ",
+                             tuple((f"δ={d}", {"delta": d}) for d in (0.25, 0.5, 1.0, 2.0)))))
+smooth_l1.declare(torch_functional=dict(function="smooth_l1_loss", module="SmoothL1Loss",
+                                        options=(("beta", "beta", 1.0),), target_grad="neg"),
+                  sklearn_scorer=_SCORE, plot_axis="residual")
+log_cosh.declare(sklearn_scorer=_SCORE, plot_axis="residual",
+                 plot_presets=((*_PLOT_REG, (("log-cosh", {}),)),))
+quantile.declare(sklearn_scorer=_SCORE, plot_axis="residual",
+                 plot_presets=(("quantile_levels", "residual", "Quantile (pinball) loss for several q",
+                                tuple((f"q={q}", {"q": q}) for q in (0.1, 0.5, 0.9))),))
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: the --quick set, the exps/logs per element of
+# the compute floor, and the peers compared against (formulas over torch/JAX
+# operations, PyTorch's own functions, NumPy one-liners, scikit-learn's losses;
+# written out in regression_peers).
+from . import regression_peers as _peers  # noqa: E402
+
+mse.declare(bench_quick=True, sklearn_peer="HalfSquaredError",
+            peers=dict(formula=_peers.f_mse, torch=_peers.torch_mse, numpy=_peers.numpy_mse))
+mae.declare(sklearn_peer="AbsoluteError",
+            peers=dict(formula=_peers.f_mae, torch=_peers.torch_mae, numpy=_peers.numpy_mae))
+huber.declare(bench_quick=True, peers=dict(formula=_peers.f_huber, torch=_peers.torch_huber,
+                                           numpy=_peers.numpy_huber))
+smooth_l1.declare(peers=dict(formula=_peers.f_smooth_l1, torch=_peers.torch_smooth_l1,
+                             numpy=_peers.numpy_smooth_l1))
+log_cosh.declare(bench_quick=True, bench_cost=(1, 1),
+                 peers=dict(formula=_peers.f_log_cosh, torch=_peers.torch_log_cosh,
+                            numpy=_peers.numpy_log_cosh))
+quantile.declare(sklearn_peer=_peers.sklearn_quantile,
+                 peers=dict(formula=_peers.f_quantile, torch=_peers.torch_quantile,
+                            numpy=_peers.numpy_quantile))
+pseudo_huber.declare(peers=dict(formula=_peers.f_pseudo_huber))
+fair.declare(bench_cost=(0, 1), peers=dict(formula=_peers.f_fair))
+expectile.declare(peers=dict(formula=_peers.f_expectile))

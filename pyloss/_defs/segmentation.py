@@ -128,9 +128,9 @@ def run_region(c, backend, reduction, op, out, *, kernel, act, kind, bce, smooth
         total = _c_call(kernel, c, act, kind, bce, smooth, dice_w, bce_w, scale, loss, grad,
                         flags, wtype, alpha, beta, gamma)
     elif backend == "numba":
-        from .._numba import parallel_ok
+        from .._numba import pick
         from .._numba import segmentation as nb
-        fn = nb.region_par if parallel_ok(c.pred.size) else nb.region_ser
+        fn = pick(nb.region_ser, nb.region_par, c.pred.size, get_num_threads())
         haslab = c.labels2 is not None
         t3 = np.zeros((0, 0, 0), c.dtype) if haslab else c.target3
         l2 = c.labels2 if haslab else np.zeros((0, 0), np.int64)
@@ -554,3 +554,14 @@ generalized_dice = _GeneralizedDice(
        unbalanced segmentations", DLMIA 2017.
     .. [2] MONAI ``monai.losses.GeneralizedDiceLoss``.
 """, "1e-5", gdl=True), segmentation_example)
+
+# ------------------------------------------------------------------ bench facts
+# `pyloss bench` and the tests: an exp per element from logits, and the peers
+# compared against, for one-hot targets (written out in segmentation_peers).
+from . import segmentation_peers as _peers  # noqa: E402
+
+for _region_loss, _region_formula in ((dice, _peers.f_dice), (iou, _peers.f_iou),
+                                      (tversky, _peers.f_tversky),
+                                      (generalized_dice, _peers.f_generalized_dice)):
+    _region_loss.declare(bench_cost=_peers.from_logits_cost, peers_apply=_peers.one_hot_targets,
+                         peers=dict(formula=_region_formula))
