@@ -267,17 +267,21 @@ def overlaps_unsafely(out, *inputs):
     return False
 
 
-def class_targets(target, name, num_classes, ignore_index, shape):
+def class_targets(target, name, num_classes, ignore_index, shape, against=None):
     """Integer class indices of `shape`: validated as in [0, C) or ignore_index.
 
     The check runs here, before any kernel writes, so every backend raises the
-    same error naming the first offending value and its position.
+    same error naming the first offending value and its position.  `against`
+    is ``(argument name, shape)`` of the input `shape` derives from, named in
+    the shape error so that it shows both shapes.
     """
     t = _asarray(target, name)
     if t.dtype.kind not in "iu":
         raise PylossTypeError(f"{name}: expected integer class indices, got dtype {t.dtype}")
     if t.shape != tuple(shape):
-        raise PylossValueError(f"{name}: shape {t.shape} does not match the expected {tuple(shape)}")
+        of = f" for {against[0]} of shape {tuple(against[1])}" if against else ""
+        raise PylossValueError(
+            f"{name}: shape {t.shape} does not match the expected {tuple(shape)}{of}")
     t64 = contiguous(t, np.dtype(np.int64))
     if t64.size:
         bad = ((t64 < 0) | (t64 >= num_classes)) & (t64 != ignore_index)

@@ -593,3 +593,18 @@ def test_smooth_labels():
     with pytest.raises(ValueError, match="num_classes"):
         pl.smooth_labels(np.ones((2, 4)), 3)
     assert not isinstance(pl.smooth_labels, pl.Loss)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal"])
+@pytest.mark.parametrize("logits_shape, target_shape", [((4, 5), (3,)), ((4, 5, 7), (4, 6)),
+                                                        ((2, 3, 4, 5), (2, 4))])
+def test_target_shape_error_names_both_shapes(name, logits_shape, target_shape):
+    # Issue 11: the message used to name only the target's and the expected
+    # shape; it now also names the logits' shape it was derived from.
+    z = np.zeros(logits_shape)
+    t = np.zeros(target_shape, dtype=np.int64)
+    with pytest.raises(pl.PylossValueError) as info:
+        pl.get(name).value_and_grad(z, t)
+    msg = str(info.value)
+    assert msg.startswith("target: ")
+    assert str(target_shape) in msg and str(logits_shape) in msg and "logits" in msg

@@ -93,7 +93,8 @@ class SoftmaxLoss(Loss):
             c.eps = 0.0
             c.gamma = D.opt_float("gamma", opts["gamma"], lo=0.0)
         if t.dtype.kind in "iu":
-            c.target = D.class_targets(t, "target", C, c.ignore, row_shape)
+            c.target = D.class_targets(t, "target", C, c.ignore, row_shape,
+                                           against=(self.inputs[0], z.shape))
             c.dtype = D.compute_dtype(z)
         elif t.dtype.kind == "f" and ce:
             if t.shape != z.shape:

@@ -98,13 +98,15 @@ def matrix_input(x, name):
     return a
 
 
-def label_input(y, name, n):
+def label_input(y, name, rows, rows_name):
+    """One integer label per row of `rows` (the embeddings, named `rows_name`)."""
+    n = rows.shape[0]
     a = D._asarray(y, name)
     if a.dtype.kind not in "iub":
         raise PylossTypeError(f"{name}: expected integer labels, got dtype {a.dtype}")
     if a.shape != (n,):
-        raise D.PylossValueError(f"{name}: shape {a.shape} does not match the expected ({n},) "
-                                 "(one label per row of the embeddings)")
+        raise D.PylossValueError(f"{name}: shape {a.shape} does not match the expected ({n},): "
+                                 f"one label per row of {rows_name}, of shape {rows.shape}")
     # D.contiguous also copies unaligned labels (a misaligned int64* is UB in C)
     return D.contiguous(a, np.dtype(np.int64))
 
@@ -540,7 +542,7 @@ class _SupCon(MetricLoss):
     def _bind(self, arrays, opts):
         x = matrix_input(arrays[0], "features")
         n = x.shape[0]
-        y = label_input(arrays[1], "labels", n)
+        y = label_input(arrays[1], "labels", x, "features")
         t = opt_temperature(opts["temperature"])
         dt = D.compute_dtype(x)
         check_matrix_memory(self.name, n, 1, dt)
@@ -634,7 +636,7 @@ class _BatchTriplet(MetricLoss):
     def _bind(self, arrays, opts):
         x = matrix_input(arrays[0], "embeddings")
         n = x.shape[0]
-        y = label_input(arrays[1], "labels", n)
+        y = label_input(arrays[1], "labels", x, "embeddings")
         margin = D.opt_float("margin", opts["margin"], lo=0.0)
         mining = D.opt_choice("mining", opts["mining"], MININGS)
         squared = opt_bool("squared", opts["squared"])
