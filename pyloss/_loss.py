@@ -341,6 +341,8 @@ class ElementwiseLoss(Loss):
         self._float_target = float_target
         self._kernels = {}
         self._fast = None
+        self._fast_opts = {}
+        self._scalar_options = frozenset(self.options) - {"weight", aux}
 
     def _run(self, op, arrays, opts, reduction, backend, out):
         # Fast path for the common call -- two C-contiguous ndarrays of one
@@ -348,7 +350,9 @@ class ElementwiseLoss(Loss):
         # which skips the general validation because every check it would do
         # is answered by the tests below.  Anything else (or a failed test)
         # takes the general path, which gives the same result or the error.
-        if (not opts and (reduction == "mean" or reduction == "sum") and len(arrays) == 2
+        # Scalar options (huber's delta, ...) stay on it: their kernel scalars
+        # come from the same params() as on the general path, cached per value.
+        if ((reduction == "mean" or reduction == "sum") and len(arrays) == 2
                 and (backend == "auto" or backend == "c")):
             p, t = arrays
             if type(p) is np.ndarray and type(t) is np.ndarray:
@@ -358,16 +362,43 @@ class ElementwiseLoss(Loss):
                         and pf.c_contiguous and tf.c_contiguous and pf.aligned and tf.aligned
                         and _checking.get() is None and not _ENV_CHECK):
                     n = p.size
-                    if n:
-                        r = fast(op, p, t, n, reduction == "mean", out)
+                    params = self._fast_params(opts) if opts else self._fast[None]
+                    if n and params is not None:
+                        r = fast(op, p, t, n, reduction == "mean", out, params)
                         if r is not None:
                             return r
         return Loss._run(self, op, arrays, opts, reduction, backend, out)
 
+    def _fast_params(self, opts):
+        """The kernel scalars (p0, p1) for `opts` when the fast path can take
+        them (scalar options only, valid values), else None: the general path
+        then handles the call, or raises the error.  Cached per (name, type,
+        value), so that True never stands in for 1.0."""
+        try:
+            key = tuple([(k, type(v), v) for k, v in opts.items()])
+            params = self._fast_opts.get(key)
+        except TypeError:  # an unhashable value (an array): the general path
+            return None
+        if params is None:
+            if not self._scalar_options.issuperset(opts):
+                return None
+            merged = dict(self.options)
+            merged.update(opts)
+            try:
+                p0, p1, _ = self._params(merged)
+            except PylossError:
+                return None
+            params = (p0, p1)
+            if len(self._fast_opts) < 64:
+                self._fast_opts[key] = params
+        return params
+
     def _build_fast(self):
         """dtype -> fast-path runner (empty when C is unavailable or the loss
         validates targets or has no default parameters); built on first use."""
-        fast = {None: None}  # never empty, so `self._fast or ...` builds once
+        # [None]: the default options' (p0, p1), or None; never empty, so
+        # `self._fast or ...` builds once.
+        fast = {None: None}
         # Only losses whose whole validation is ElementwiseLoss._bind with no
         # value checks qualify: a subclass that checks values (probabilities in
         # [0, 1]) or changes reductions always takes the general path.
@@ -380,8 +411,9 @@ class ElementwiseLoss(Loss):
                 p0 = None
             from . import _c
             if p0 is not None and _c.has_kernel(self.name):
+                fast[None] = (p0, p1)
                 for dt in (D._F32, D._F64):
-                    fast[dt] = _fast_runner(_c, _c.kernel(self.name, dt), dt, p0, p1)
+                    fast[dt] = _fast_runner(_c, _c.kernel(self.name, dt), dt)
         self._fast = fast
         return fast
 
@@ -462,7 +494,7 @@ class ElementwiseLoss(Loss):
         return value if op == "value" else (value, deriv)
 
 
-def _fast_runner(_c, fn, dt, p0, p1):
+def _fast_runner(_c, fn, dt):
     """The C elementwise kernel called straight from two validated arrays
     (see ElementwiseLoss._run); returns None to defer to the general path."""
     ffi = _c.ffi
@@ -478,7 +510,8 @@ def _fast_runner(_c, fn, dt, p0, p1):
     empty = np.empty
     threads = _config._threads
 
-    def run(op, p, t, n, mean, out):
+    def run(op, p, t, n, mean, out, params):
+        p0, p1 = params
         scale = 1.0 / n if mean else 1.0
         if op == "value":
             total = fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale,

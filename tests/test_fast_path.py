@@ -61,3 +61,73 @@ def test_fast_path_respects_checking(rng):
     t = rng.standard_normal(64)
     with pl.checking(rtol=1e-12, atol=1e-12):
         assert pl.mse(p, t) == pl.mse(p, t, weight=None)
+
+
+def _scalar_option_sets(name):
+    from conftest import CASES
+    loss = pl.get(name)
+    scalar = set(loss.options) - {"weight"} - ({loss._aux} if loss._aux else set())
+    return [o for o in CASES[name].option_sets if o and set(o) <= scalar]
+
+
+@pytest.mark.parametrize("name", [n for n in FAST if _scalar_option_sets(n)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_path_with_scalar_options_bit_identical(name, dtype, rng):
+    # Scalar options (huber's delta, quantile's q, ...) also take the fast
+    # path; weight=None forces the general one: same bits, every op.
+    from conftest import CASES
+    loss = pl.get(name)
+    (p, t, *_), base = CASES[name].make(rng, (1000,), np.dtype(dtype))
+    for extra in _scalar_option_sets(name):
+        opts = {**base, **extra}
+        for reduction in ("mean", "sum"):
+            for _ in range(2):  # the second call hits the cached (p0, p1)
+                vf, gf = loss.value_and_grad(p, t, reduction=reduction, **opts)
+                vg, gg = loss.value_and_grad(p, t, reduction=reduction, weight=None, **opts)
+                assert vf.tobytes() == vg.tobytes(), opts
+                np.testing.assert_array_equal(gf, gg)
+                assert loss(p, t, reduction=reduction, **opts).tobytes() == vg.tobytes()
+                if loss.has_hessian:
+                    np.testing.assert_array_equal(
+                        loss.hessian(p, t, reduction=reduction, **opts),
+                        loss.hessian(p, t, reduction=reduction, weight=None, **opts))
+
+
+@pytest.mark.parametrize("bad", [-1.0, 0.0, float("nan"), True, "1", [1.0], np.ones(2)])
+def test_fast_path_bad_scalar_options_raise_as_the_general_path(bad, rng):
+    # A cached valid value must never stand in for an equal-hashing invalid
+    # one (True == 1.0), and invalid values raise the general path's error.
+    p = rng.standard_normal(64)
+    t = rng.standard_normal(64)
+    pl.huber(p, t, delta=1.0)  # caches delta=1.0
+    errors = []
+    for extra in ({}, {"weight": None}):
+        try:
+            pl.huber.value_and_grad(p, t, delta=bad, **extra)
+            errors.append(None)
+        except pl.PylossError as e:
+            errors.append((type(e), str(e)))
+    assert errors[0] == errors[1]
+    if isinstance(bad, (bool, str, list, np.ndarray)) or not bad > 0:
+        assert errors[0] is not None
+
+
+def test_fast_path_unknown_option_raises(rng):
+    p = rng.standard_normal(64)
+    with pytest.raises(pl.PylossTypeError, match="unexpected keyword"):
+        pl.huber(p, p, delta=1.0, beta=2.0)
+
+
+def test_scalar_options_take_the_fast_path(monkeypatch, rng):
+    if "c" not in pl.backends():
+        pytest.skip("no C backend: every call takes the general path")
+    p = rng.standard_normal(64)
+    t = rng.standard_normal(64)
+
+    def general(*a, **k):
+        raise AssertionError("took the general path")
+    monkeypatch.setattr(pl._loss.Loss, "_run", general)
+    pl.huber.value_and_grad(p, t, delta=0.5)
+    pl.smooth_l1.grad(p, t, beta=0.25, reduction="sum")
+    with pytest.raises(AssertionError, match="general path"):
+        pl.huber.value_and_grad(p, t, delta=0.5, weight=None)
