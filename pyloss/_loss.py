@@ -362,11 +362,22 @@ class ElementwiseLoss(Loss):
                         and pf.c_contiguous and tf.c_contiguous and pf.aligned and tf.aligned
                         and _checking.get() is None and not _ENV_CHECK):
                     n = p.size
+                    w = None
+                    if opts and "weight" in opts:
+                        # a weight that needs no broadcast, cast or copy
+                        opts = dict(opts)
+                        w = opts.pop("weight")
+                        if w is not None and not (
+                                type(w) is np.ndarray and w.dtype is p.dtype
+                                and w.shape == p.shape and w.flags.c_contiguous
+                                and w.flags.aligned):
+                            n = 0
                     params = self._fast_params(opts) if opts else self._fast[None]
                     if n and params is not None:
-                        r = fast(op, p, t, n, reduction == "mean", out, params)
+                        r = fast(op, p, t, n, reduction == "mean", out, params, w)
                         if r is not None:
                             return r
+                    opts = opts if w is None else {**opts, "weight": w}
         return Loss._run(self, op, arrays, opts, reduction, backend, out)
 
     def _fast_params(self, opts):
@@ -508,32 +519,39 @@ def _fast_runner(_c, fn, dt):
             return dt.type(v)
         return scalar_of(v, dt)  # inf or nan
     empty = np.empty
+    add_reduce, f64 = np.add.reduce, np.float64
     threads = _config._threads
 
-    def run(op, p, t, n, mean, out, params):
+    def run(op, p, t, n, mean, out, params, w):
         p0, p1 = params
-        scale = 1.0 / n if mean else 1.0
+        if w is None:
+            wp, denom = NULL, n
+        else:  # the general path's denominator, sum(w) in float64
+            wp, denom = fb(ctype, w), float(add_reduce(w, dtype=f64))
+            if mean and denom == 0:
+                return None  # inf scale and 0/0: the general path's errstate rules
+        scale = 1.0 / denom if mean else 1.0
         if op == "value":
-            total = fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale,
+            total = fn(n, fb(ctype, p), fb(ctype, t), wp, NULL, p0, p1, scale,
                        NULL, NULL, NULL, threads[0])
-            return make(total / n if mean else total)
+            return make(total / denom if mean else total)
         if out is None:
             d = empty(p.shape, dt)
         elif (type(out) is np.ndarray and out.dtype is dt and out.shape == p.shape
               and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
-              and not D.overlaps_unsafely(out, p, t)):
+              and not D.overlaps_unsafely(out, p, t, w)):
             d = out
         else:
             return None  # the general path raises the right error
         dp = fb(ctype, d)
         if op == "hess":
-            fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale, NULL, NULL, dp, threads[0])
+            fn(n, fb(ctype, p), fb(ctype, t), wp, NULL, p0, p1, scale, NULL, NULL, dp, threads[0])
             return d
-        total = fn(n, fb(ctype, p), fb(ctype, t), NULL, NULL, p0, p1, scale, NULL, dp, NULL,
+        total = fn(n, fb(ctype, p), fb(ctype, t), wp, NULL, p0, p1, scale, NULL, dp, NULL,
                    threads[0])
         if op == "grad":
             return d
-        return make(total / n if mean else total), d
+        return make(total / denom if mean else total), d
     return run
 
 

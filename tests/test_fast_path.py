@@ -1,13 +1,26 @@
 """The per-call fast path of ElementwiseLoss (plain contiguous ndarrays,
-default options) must give bit-identical results and the same errors as the
-general path, which an explicit ``weight=None`` forces."""
+scalar options, a weight of pred's dtype and shape) must give bit-identical
+results and the same errors as the general path, which :func:`general` forces."""
+import contextlib
+
 import numpy as np
 import pytest
 
 import pyloss as pl
 
 FAST = [n for n in pl.losses() if isinstance(pl.get(n), pl._loss.ElementwiseLoss)
-        and "weight" in pl.get(n).options]  # weight=None forces the general path
+        and "weight" in pl.get(n).options]
+
+
+@contextlib.contextmanager
+def general(loss):
+    """Every call of `loss` inside takes the general path (no fast runners)."""
+    saved = loss.__dict__.get("_fast")
+    loss._fast = {None: None}
+    try:
+        yield loss
+    finally:
+        loss._fast = saved
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -18,10 +31,12 @@ def test_fast_path_bit_identical(name, dtype, reduction, rng):
     case_arrays, _ = loss.example(rng, 1000, np.dtype(dtype))
     p, t = case_arrays[:2]
     v_fast = loss(p, t, reduction=reduction)
-    v_gen = loss(p, t, reduction=reduction, weight=None)
+    with general(loss):
+        v_gen = loss(p, t, reduction=reduction)
     assert type(v_fast) is type(v_gen) and v_fast.tobytes() == v_gen.tobytes()
     vf, gf = loss.value_and_grad(p, t, reduction=reduction)
-    vg, gg = loss.value_and_grad(p, t, reduction=reduction, weight=None)
+    with general(loss):
+        vg, gg = loss.value_and_grad(p, t, reduction=reduction)
     assert vf.tobytes() == vg.tobytes() and gf.dtype == gg.dtype
     np.testing.assert_array_equal(gf, gg)
     out = np.empty_like(p)
@@ -29,8 +44,9 @@ def test_fast_path_bit_identical(name, dtype, reduction, rng):
     assert g2 is out
     np.testing.assert_array_equal(out, gg)
     if loss.has_hessian:
-        np.testing.assert_array_equal(loss.hessian(p, t, reduction=reduction),
-                                      loss.hessian(p, t, reduction=reduction, weight=None))
+        with general(loss):
+            h = loss.hessian(p, t, reduction=reduction)
+        np.testing.assert_array_equal(loss.hessian(p, t, reduction=reduction), h)
 
 
 def test_fast_path_out_aliasing_and_errors(rng):
@@ -60,7 +76,9 @@ def test_fast_path_respects_checking(rng):
     p = rng.standard_normal(64)
     t = rng.standard_normal(64)
     with pl.checking(rtol=1e-12, atol=1e-12):
-        assert pl.mse(p, t) == pl.mse(p, t, weight=None)
+        v = pl.mse(p, t)
+        with general(pl.mse):
+            assert v == pl.mse(p, t)
 
 
 def _scalar_option_sets(name):
@@ -74,7 +92,7 @@ def _scalar_option_sets(name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fast_path_with_scalar_options_bit_identical(name, dtype, rng):
     # Scalar options (huber's delta, quantile's q, ...) also take the fast
-    # path; weight=None forces the general one: same bits, every op.
+    # path: the same bits as the general one, every op.
     from conftest import CASES
     loss = pl.get(name)
     (p, t, *_), base = CASES[name].make(rng, (1000,), np.dtype(dtype))
@@ -83,14 +101,16 @@ def test_fast_path_with_scalar_options_bit_identical(name, dtype, rng):
         for reduction in ("mean", "sum"):
             for _ in range(2):  # the second call hits the cached (p0, p1)
                 vf, gf = loss.value_and_grad(p, t, reduction=reduction, **opts)
-                vg, gg = loss.value_and_grad(p, t, reduction=reduction, weight=None, **opts)
+                with general(loss):
+                    vg, gg = loss.value_and_grad(p, t, reduction=reduction, **opts)
                 assert vf.tobytes() == vg.tobytes(), opts
                 np.testing.assert_array_equal(gf, gg)
                 assert loss(p, t, reduction=reduction, **opts).tobytes() == vg.tobytes()
                 if loss.has_hessian:
+                    with general(loss):
+                        h = loss.hessian(p, t, reduction=reduction, **opts)
                     np.testing.assert_array_equal(
-                        loss.hessian(p, t, reduction=reduction, **opts),
-                        loss.hessian(p, t, reduction=reduction, weight=None, **opts))
+                        loss.hessian(p, t, reduction=reduction, **opts), h)
 
 
 @pytest.mark.parametrize("bad", [-1.0, 0.0, float("nan"), True, "1", [1.0], np.ones(2)])
@@ -101,9 +121,10 @@ def test_fast_path_bad_scalar_options_raise_as_the_general_path(bad, rng):
     t = rng.standard_normal(64)
     pl.huber(p, t, delta=1.0)  # caches delta=1.0
     errors = []
-    for extra in ({}, {"weight": None}):
+    for path in (contextlib.nullcontext, general):
         try:
-            pl.huber.value_and_grad(p, t, delta=bad, **extra)
+            with path(pl.huber):
+                pl.huber.value_and_grad(p, t, delta=bad)
             errors.append(None)
         except pl.PylossError as e:
             errors.append((type(e), str(e)))
@@ -129,5 +150,49 @@ def test_scalar_options_take_the_fast_path(monkeypatch, rng):
     monkeypatch.setattr(pl._loss.Loss, "_run", general)
     pl.huber.value_and_grad(p, t, delta=0.5)
     pl.smooth_l1.grad(p, t, beta=0.25, reduction="sum")
-    with pytest.raises(AssertionError, match="general path"):
-        pl.huber.value_and_grad(p, t, delta=0.5, weight=None)
+    pl.huber.value_and_grad(p, t, delta=0.5, weight=None)
+    pl.mse.value_and_grad(p, t, weight=np.ones(64))
+    for other in ({"weight": np.ones(64, np.float32)}, {"weight": np.ones(128)[::2]},
+                  {"weight": np.ones(1)}):
+        with pytest.raises(AssertionError, match="general path"):
+            pl.mse.value_and_grad(p, t, **other)
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fast_path_with_weight_bit_identical(name, dtype, reduction, rng):
+    # A weight of pred's dtype and shape takes the fast path; the general
+    # path gives the same bits.  Weights summing to 0 (mean: 0/0) and
+    # negative weights included; a strided view of the weight is the same too.
+    from conftest import CASES
+    loss = pl.get(name)
+    (p, t, *_), base = CASES[name].make(rng, (1000,), np.dtype(dtype))
+    if "weight" in base:
+        pytest.skip("the case's own options carry a weight")
+    for w in (rng.uniform(0.5, 2.0, p.shape), rng.standard_normal(p.shape),
+              np.zeros(p.shape), np.concatenate([np.ones(500), -np.ones(500)])):
+        w = w.astype(dtype)
+        strided = np.repeat(w, 2)[::2]
+        vf, gf = loss.value_and_grad(p, t, reduction=reduction, weight=w, **base)
+        vg, gg = loss.value_and_grad(p, t, reduction=reduction, weight=strided, **base)
+        assert vf.tobytes() == vg.tobytes()
+        np.testing.assert_array_equal(gf, gg)
+        assert loss(p, t, reduction=reduction, weight=w, **base).tobytes() == vg.tobytes()
+        if loss.has_hessian:
+            np.testing.assert_array_equal(
+                loss.hessian(p, t, reduction=reduction, weight=w, **base),
+                loss.hessian(p, t, reduction=reduction, weight=strided, **base))
+
+
+def test_fast_path_weight_errors_and_out(rng):
+    p = rng.standard_normal(64)
+    t = rng.standard_normal(64)
+    w = rng.uniform(0.5, 2.0, 64)
+    with pytest.raises(pl.PylossValueError, match="weight"):
+        pl.mse(p, t, weight=w[:-1])
+    v, g = pl.mse.value_and_grad(p, t, weight=w)
+    wc = w.copy()
+    v2, g2 = pl.mse.value_and_grad(p, t, weight=wc, out=wc)  # out aliases weight
+    assert g2 is wc and v2 == v
+    np.testing.assert_array_equal(g2, g)
