@@ -1,12 +1,20 @@
 """Per-call overhead and cold start of the Python layer.
 
     python bench/overhead.py [--n 128] [--rounds 7]
+    python bench/overhead.py --fixed [--rounds 5] [--root DIR]
 
 Per call (float32, n elements, interleaved rounds, best-of-5 batches per
 round, median over rounds): ``pl.mse(a, b)``, ``pl.mse.value_and_grad(a, b)``
 (fresh and ``out=``), the bare cffi call ``lib.pl_mse_f32`` (with and without
 building the pointers), the NumPy one-liners ``np.mean((a-b)**2)`` and that
 plus ``2*(a-b)/n``, and PyTorch's forward / forward+backward when installed.
+
+``--fixed``: every loss's ``value_and_grad`` (``backend="auto"``, its example
+inputs in float32 at about 128, 1024 and 8192 elements): the fixed per-call
+cost, the intercept of a least-squares line through the medians; plus ``mse``
+with and without ``weight=`` and ``cross_entropy`` 128 x 10 against
+scikit-learn's ``HalfMultinomialLoss.loss_gradient`` (issue 11's table).
+``--root DIR`` imports pyloss from another tree (an older checkout, built).
 
 Cold start (fresh interpreters, median of 5): ``import numpy`` vs
 ``import numpy, pyloss``; the first C call after ``import pyloss``; the first
@@ -22,6 +30,8 @@ import timeit
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if "--root" in sys.argv[:-1]:
+    ROOT = os.path.abspath(sys.argv[sys.argv.index("--root") + 1])
 sys.path.insert(0, ROOT)
 
 
@@ -104,12 +114,74 @@ def cold():
             "first Numba call (fresh process, disk cache warm)": first_nb}
 
 
+def _median_call(f, rounds, number=500):
+    f()
+    return statistics.median(min(timeit.repeat(f, number=number, repeat=3)) / number
+                             for _ in range(rounds))
+
+
+def fixed_costs(rounds, sizes=(128, 1024, 8192)):
+    """{loss: (fixed cost, per-element slope)} of value_and_grad, in seconds."""
+    import pyloss as pl
+    out = {}
+    for name in pl.losses():
+        loss = pl.get(name)
+        if loss.example is None:
+            continue
+        ns, ts = [], []
+        for n in sizes:
+            arrays, opts = loss.example(np.random.default_rng(0), n, np.dtype(np.float32))
+            ns.append(sum(np.size(a) for a in arrays[:1]))
+            ts.append(_median_call(lambda: loss.value_and_grad(*arrays, **opts), rounds))
+        slope, icept = np.polyfit(np.array(ns, float), np.array(ts), 1)
+        out[name] = (icept, slope)
+    return out
+
+
+def issue_ratios(rounds):
+    import pyloss as pl
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(128).astype(np.float32)
+    b = rng.standard_normal(128).astype(np.float32)
+    w = rng.uniform(0.5, 2, 128).astype(np.float32)
+    t = {"mse vg": _median_call(lambda: pl.mse.value_and_grad(a, b), rounds, 2000),
+         "mse vg weight=": _median_call(lambda: pl.mse.value_and_grad(a, b, weight=w), rounds, 2000)}
+    z = rng.standard_normal((128, 10))
+    y = rng.integers(0, 10, 128)
+    t["cross_entropy 128x10 vg (float64)"] = _median_call(
+        lambda: pl.cross_entropy.value_and_grad(z, y), rounds, 2000)
+    try:
+        from sklearn._loss.loss import HalfMultinomialLoss
+        skl = HalfMultinomialLoss(n_classes=10)
+        yf = y.astype(np.float64)
+        t["sklearn HalfMultinomialLoss.loss_gradient 128x10"] = _median_call(
+            lambda: skl.loss_gradient(y_true=yf, raw_prediction=z), rounds, 2000)
+    except ImportError:
+        pass
+    return t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--fixed", action="store_true",
+                    help="every loss's fixed per-call cost (value_and_grad) and issue 11's ratios")
+    ap.add_argument("--root", default=None, help="import pyloss from this tree")
     args = ap.parse_args(argv)
+    if args.fixed:
+        print(f"## fixed per-call cost of value_and_grad (pyloss from {ROOT}; load average "
+              f"{os.getloadavg()[0]:.1f})\n")
+        print("| loss | fixed cost | per element |")
+        print("|---|---:|---:|")
+        for name, (c, s) in fixed_costs(args.rounds).items():
+            print(f"| {name} | {c * 1e6:.1f} us | {s * 1e9:.2f} ns |")
+        print("\n| call | time |")
+        print("|---|---:|")
+        for k, v in issue_ratios(args.rounds).items():
+            print(f"| {k} | {v * 1e6:.2f} us |")
+        return 0
     print(f"## per-call time, {args.n} float32 elements (median of {args.rounds} interleaved rounds, "
           f"each the best of 5 batches of 2000 calls); load average {os.getloadavg()[0]:.1f}\n")
     t = per_call(args.n, args.rounds)
