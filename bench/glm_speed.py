@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import pyloss as pl
-from pyloss import _bench
+from pyloss.bench.floors import explog_counts, measure_explog
 
 
 def _data(name, power, n, rng):
@@ -56,7 +56,7 @@ def main():
     from sklearn._loss import loss as skl
     n = int(a.n)
     rng = np.random.default_rng(0)
-    el = _bench.measure_explog(np.dtype(np.float64))
+    el = measure_explog(np.dtype(np.float64))
     rows = []
     for threads in [int(t) for t in a.threads.split(",")]:
         pl.set_num_threads(threads)
@@ -81,7 +81,7 @@ def main():
             assert np.allclose(g, g2, rtol=1e-12, atol=1e-12) and np.allclose(h, h2, rtol=1e-12)
             t_ours = _median(ours, a.repeat)
             t_sk = _median(theirs, a.repeat)
-            ne, nl = _bench.explog_counts(name, (raw, y), o)
+            ne, nl = explog_counts(name, (raw, y), o)
             fused = (ne * el["exp"] + nl * el["log"]) / threads
             floor = 2 * fused   # value_and_grad and hessian each evaluate the exps
             rows.append({"loss": name + ("" if power is None else f"(power={power})"),

@@ -5,7 +5,7 @@
 lovasz_softmax: value_and_grad on softmax logits 8x4x256x256 float32, against
 Berman's reference algorithm written in PyTorch (bermanmaxim/LovaszSoftmax
 pytorch/lovasz_losses.py, per-class loop; forward+backward) and the
-vectorised form over classes that ``pyloss bench`` uses (pyloss._bench).
+vectorised form over classes that ``pyloss bench`` uses (pyloss.bench.peers).
 giou: value_and_grad on 10^6 boxes float32 against torchvision's formula in
 PyTorch (forward+backward).  Also NumPy's stable argsort of one class's
 errors, the alternative to the kernels' radix sort.  Medians in ms.
@@ -35,7 +35,7 @@ def main():
     a = ap.parse_args()
     import torch
     import pyloss as pl
-    from pyloss import _bench
+    from pyloss.bench.peers import _opts_of, _torch_peer
     pl.set_num_threads(a.threads)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
@@ -74,8 +74,8 @@ def main():
         loss.backward()
         return loss
     rows["lovasz_softmax torch Berman loop"] = median_ms(berman, a.repeat)
-    o = _bench._opts_of(pl.lovasz_softmax, {"from_logits": "softmax"})
-    vg = _bench._torch_peer("lovasz_softmax", (x, y), o, a.threads)[1]
+    o = _opts_of(pl.lovasz_softmax, {"from_logits": "softmax"})
+    vg = _torch_peer("lovasz_softmax", (x, y), o, a.threads)[1]
     rows["lovasz_softmax torch vectorised"] = median_ms(vg, a.repeat)
     p1 = torch.softmax(torch.from_numpy(x), 1)[:, 0].reshape(-1).numpy()
     e = np.abs((y.reshape(-1) == 0) - p1).astype(np.float32)
@@ -86,9 +86,9 @@ def main():
     for b in pl.backends()[:-1]:
         rows[f"giou pyloss {b}"] = median_ms(
             lambda: pl.giou.value_and_grad(bp, bt, backend=b), a.repeat)
-    o = _bench._opts_of(pl.giou, {})
+    o = _opts_of(pl.giou, {})
     rows["giou torch (torchvision formula)"] = median_ms(
-        _bench._torch_peer("giou", (bp, bt), o, a.threads)[1], a.repeat)
+        _torch_peer("giou", (bp, bt), o, a.threads)[1], a.repeat)
     for k, v in rows.items():
         print(f"{k:48s} {v:9.2f} ms")
     best_lv = min(rows["lovasz_softmax torch Berman loop"], rows["lovasz_softmax torch vectorised"])

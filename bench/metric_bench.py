@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pyloss as pl  # noqa: E402
-from pyloss import _bench  # noqa: E402
+from pyloss.bench.peers import _jax_peer, _opts_of, _torch_peer  # noqa: E402
 
 
 def timed(fn):
@@ -98,13 +98,13 @@ def main(argv=None):
         loss = pl.get(name)
         x1 = rng.standard_normal((n, d)).astype(dt)
         x2 = rng.standard_normal((n, d)).astype(dt)
-        o = _bench._opts_of(loss, {})
+        o = _opts_of(loss, {})
         impls = {b: (lambda b=b: loss.value_and_grad(x1, x2, backend=b)) for b in pl.backends()
                  if b != "numpy"}
         if torch is not None:
-            impls["torch fwd+bwd"] = _bench._torch_peer(name, (x1, x2), o, T)[1]
+            impls["torch fwd+bwd"] = _torch_peer(name, (x1, x2), o, T)[1]
         if have_jax:
-            impls["jax jit(value_and_grad)"] = _bench._jax_peer(name, (x1, x2), o)[1]
+            impls["jax jit(value_and_grad)"] = _jax_peer(name, (x1, x2), o)[1]
         f, label = blas_floor(m, d, dt, rng, k=None if name == "nt_xent" else x2)
         impls[label] = f
         rows.append((f"{name} N={n} D={d} ({m}x{m})", run(impls, a.repeat, a.settle_ms / 1e3)))

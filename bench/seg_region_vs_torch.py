@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import pyloss as pl
-from pyloss import _bench
+from pyloss.bench.peers import _jax_peer, _opts_of, _torch_fn
 
 REPEAT = 31
 
@@ -48,8 +48,8 @@ def main():
         o.update(opts)
         res = {"pyloss C": med(lambda: loss.value_and_grad(x, t, backend="c", **o)),
                "pyloss numba": med(lambda: loss.value_and_grad(x, t, backend="numba", **o))}
-        full = _bench._opts_of(loss, o)
-        f = _bench._torch_fn(torch, name, full)
+        full = _opts_of(loss, o)
+        f = _torch_fn(torch, name, full)
         xt0, tt = torch.from_numpy(x), torch.from_numpy(t)
 
         def torch_vg(fn):
@@ -73,7 +73,7 @@ def main():
             v_m, g_m = torch_vg(m)()
             assert abs(v_m - float(v)) <= 1e-5 and np.allclose(g_m.numpy(), g, rtol=1e-3, atol=1e-9)
             res["MONAI"] = med(torch_vg(m))
-        jp = _bench._jax_peer(name, (x, t), full)
+        jp = _jax_peer(name, (x, t), full)
         if jp is not None:
             v_j, g_j = jp[1]()
             assert abs(float(v_j) - float(v)) <= 1e-5 and np.allclose(np.asarray(g_j), g, rtol=1e-3, atol=1e-9)

@@ -26,12 +26,12 @@ def test_peer_agrees(name, peer):
     """`pyloss bench`'s PyTorch and JAX peers compute what pyloss computes:
     the value and the gradients of every differentiable input (float64)."""
     pytest.importorskip(peer)
-    from pyloss import _bench
+    from pyloss.bench.peers import _jax_peer, _opts_of, _torch_peer
     loss = pl.get(name)
     arrays, opts = loss.example(np.random.default_rng(0), 4096, np.dtype(np.float64))
-    o = _bench._opts_of(loss, opts)
-    fns = (_bench._torch_peer(name, arrays, o, 1) if peer == "torch"
-           else _bench._jax_peer(name, arrays, o))
+    o = _opts_of(loss, opts)
+    fns = (_torch_peer(name, arrays, o, 1) if peer == "torch"
+           else _jax_peer(name, arrays, o))
     assert fns is not None, f"no {peer} peer for {name}"
     value, grads = fns[1]()
     want_v, want_g = loss.value_and_grad(*arrays, **opts)

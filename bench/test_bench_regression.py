@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pyloss as pl
-from pyloss import _bench
+from pyloss.bench.peers import _numpy_peer, _opts_of, _torch_peer
 
 LOSSES = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile"]
 SIZES = [128, 100_000, 10_000_000]
@@ -19,7 +19,7 @@ def _arrays(n):
 def _impls(name, n, op):
     p, t = _arrays(n)
     loss = pl.get(name)
-    o = _bench._opts_of(loss, {})
+    o = _opts_of(loss, {})
     g = np.empty_like(p)
     rows = {}
     for b in pl.backends():
@@ -27,10 +27,10 @@ def _impls(name, n, op):
                                (lambda b=b: loss.value_and_grad(p, t, backend=b)))
     if op == "vg":
         rows["pyloss-out"] = lambda: loss.value_and_grad(p, t, out=g)
-    fns = _bench._numpy_peer(name, (p, t), o)
+    fns = _numpy_peer(name, (p, t), o)
     if fns:
         rows["numpy"] = fns[0] if op == "value" else fns[1]
-    fns = _bench._torch_peer(name, (p, t), o, pl.get_num_threads())
+    fns = _torch_peer(name, (p, t), o, pl.get_num_threads())
     if fns:
         rows["torch"] = fns[0] if op == "value" else fns[1]
     return rows

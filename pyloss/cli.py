@@ -6,7 +6,7 @@ import sys
 
 # name -> (module, help).  Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS = {
-    "bench": ("pyloss._bench", "time pyloss backends against NumPy and installed peers"),
+    "bench": ("pyloss.bench", "time pyloss backends against NumPy and installed peers"),
     "info": ("pyloss._info", "version, backends, threads, build flags, CPU features"),
     "plot": ("pyloss._plot", "draw a loss and its gradient to a PNG (needs matplotlib)"),
 }

@@ -102,12 +102,13 @@ def no_c(monkeypatch):
     a.update(c=False, c_reason="the C extension is not built (simulated by the test)")
     monkeypatch.setattr(D, "_available", a)
     # A real build without C never caches C kernels on a loss object: drop any
-    # per-loss cache of C entry points built earlier in this process.
+    # per-loss cache of C entry points built earlier in this process, and put
+    # back afterwards whatever was there (None included: a cache built while C
+    # is simulated away must not outlive the test).
     for name in pl.losses():
         loss = pl.get(name)
-        for attr in ("_fast",):
-            if getattr(loss, attr, None) is not None:
-                monkeypatch.setattr(loss, attr, None)
+        if hasattr(loss, "_fast"):
+            monkeypatch.setattr(loss, "_fast", None)
     return a
 
 

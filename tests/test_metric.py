@@ -5,7 +5,7 @@ backends, dtypes, layouts and reductions through tests/cases_metric.py.
 Anchors (each skips when absent):
 * PyTorch: ``F.margin_ranking_loss``, ``F.cosine_embedding_loss``; InfoNCE as
   ``F.cross_entropy(q kᵀ/τ, arange(N))``; every loss's gradient against
-  torch autograd of the same formula (pyloss._bench's torch formulas).
+  torch autograd of the same formula (pyloss.bench.peers' torch formulas).
 * pytorch-metric-learning: ``NTXentLoss``, ``SupConLoss``,
   ``TripletMarginLoss`` with ``BatchHardMiner`` / all triplets.
 """
@@ -92,17 +92,17 @@ def test_info_nce_equals_cross_entropy_of_q_kT(normalize, symmetric):
     ("batch_triplet", {"squared": True, "margin": 5.0}),
     ("batch_triplet", {"mining": "batch_all", "squared": True, "margin": 2.0})])
 def test_grad_equals_torch_autograd(name, opts):
-    """The same formula in PyTorch (pyloss._bench's peer, written from the
+    """The same formula in PyTorch (pyloss.bench.peers' peer, written from the
     SPEC), differentiated by autograd, in float64."""
     torch = pytest.importorskip("torch")
-    from pyloss import _bench
+    from pyloss.bench import peers
     loss = pl.get(name)
     rng = _rng()
     x = rng.standard_normal((40, 8))
     arrays = (x, rng.standard_normal((40, 8))) if len(loss.inputs) == 2 and loss.inputs[1] != "labels" \
         else (x, rng.integers(0, 6, 40))
     o = dict(loss.options, **opts)
-    f = _bench._torch_fn(torch, name, o)
+    f = peers._torch_fn(torch, name, o)
     T = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
     want = f(*T)
     want.backward()

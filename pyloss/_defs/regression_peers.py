@@ -1,6 +1,6 @@
 """The regression losses' peers for ``pyloss bench`` and the tests: the loss
 written over an array namespace ``ns`` (torch or jax.numpy operations, filled
-by pyloss._bench), PyTorch's own function where it has one, and the NumPy
+by pyloss.bench.peers), PyTorch's own function where it has one, and the NumPy
 one-liner a user writes.  Declared on the losses by pyloss._defs.regression;
 nothing here imports torch or jax."""
 import math
