@@ -527,7 +527,7 @@ def _fast_runner(_c, fn, dt):
         if w is None:
             wp, denom = NULL, n
         else:  # the general path's denominator, sum(w) in float64
-            wp, denom = fb(ctype, w), float(add_reduce(w, dtype=f64))
+            wp, denom = fb(ctype, w), float(add_reduce(w, axis=None, dtype=f64))
             if mean and denom == 0:
                 return None  # inf scale and 0/0: the general path's errstate rules
         scale = 1.0 / denom if mean else 1.0

@@ -185,6 +185,22 @@ def test_fast_path_with_weight_bit_identical(name, dtype, reduction, rng):
                 loss.hessian(p, t, reduction=reduction, weight=strided, **base))
 
 
+@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 4), (1,), ()])
+def test_fast_path_weight_any_shape(shape, rng):
+    # The denominator sums every axis (np.sum's float64 sum), not the first.
+    p = np.asarray(rng.standard_normal(shape))
+    t = np.asarray(rng.standard_normal(shape))
+    w = np.asarray(rng.uniform(0.5, 2.0, shape))
+    for loss in (pl.mse, pl.huber):
+        v, g = loss.value_and_grad(p, t, weight=w)
+        with general(loss):
+            v2, g2 = loss.value_and_grad(p, t, weight=w)
+        assert v.tobytes() == v2.tobytes()
+        np.testing.assert_array_equal(g, g2)
+        ref = np.sum(w * loss(p, t, reduction="none", backend="numpy")) / np.sum(w)
+        np.testing.assert_allclose(v, ref, rtol=1e-12)
+
+
 def test_fast_path_weight_errors_and_out(rng):
     p = rng.standard_normal(64)
     t = rng.standard_normal(64)
