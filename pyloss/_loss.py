@@ -362,22 +362,16 @@ class ElementwiseLoss(Loss):
                         and pf.c_contiguous and tf.c_contiguous and pf.aligned and tf.aligned
                         and _checking.get() is None and not _ENV_CHECK):
                     n = p.size
-                    w = None
-                    if opts and "weight" in opts:
-                        # a weight that needs no broadcast, cast or copy
-                        opts = dict(opts)
-                        w = opts.pop("weight")
-                        if w is not None and not (
-                                type(w) is np.ndarray and w.dtype is p.dtype
-                                and w.shape == p.shape and w.flags.c_contiguous
-                                and w.flags.aligned):
-                            n = 0
-                    params = self._fast_params(opts) if opts else self._fast[None]
-                    if n and params is not None:
-                        r = fast(op, p, t, n, reduction == "mean", out, params, w)
-                        if r is not None:
-                            return r
-                    opts = opts if w is None else {**opts, "weight": w}
+                    w = opts.get("weight") if opts else None
+                    # a weight that needs no broadcast, cast or copy
+                    if n and (w is None or (
+                            type(w) is np.ndarray and w.dtype is p.dtype and w.shape == p.shape
+                            and w.flags.c_contiguous and w.flags.aligned)):
+                        params = self._fast_params(opts) if opts else self._fast[None]
+                        if params is not None:
+                            r = fast(op, p, t, n, reduction == "mean", out, params, w)
+                            if r is not None:
+                                return r
         return Loss._run(self, op, arrays, opts, reduction, backend, out)
 
     def _fast_params(self, opts):
@@ -385,13 +379,15 @@ class ElementwiseLoss(Loss):
         them (scalar options only, valid values), else None: the general path
         then handles the call, or raises the error.  Cached per (name, type,
         value), so that True never stands in for 1.0."""
-        try:
-            key = tuple([(k, type(v), v) for k, v in opts.items()])
+        try:  # the weight (checked by the caller) is not a kernel scalar
+            key = tuple([(k, type(v), v) for k, v in opts.items() if k != "weight"])
+            if not key:
+                return self._fast[None]
             params = self._fast_opts.get(key)
         except TypeError:  # an unhashable value (an array): the general path
             return None
         if params is None:
-            if not self._scalar_options.issuperset(opts):
+            if not self._scalar_options.issuperset(k for k, _, _ in key):
                 return None
             merged = dict(self.options)
             merged.update(opts)

@@ -114,8 +114,9 @@ def _numba_threads():
     capped at the threads Numba launched); 1 without Numba."""
     try:
         import numba
+        from .._numba import _apply_threads
     except ImportError:
         return 1
     from .._config import get_num_threads
-    numba.set_num_threads(max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    _apply_threads(get_num_threads())
     return numba.get_num_threads()
