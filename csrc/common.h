@@ -133,11 +133,10 @@ PL_INLINE double pl_i2d(int64_t i) { double x; memcpy(&x, &i, 8); return x; }
  *         against long-double expl: 2 ulp.
  * Overflow gives +inf, underflow 0, NaN propagates.
  */
-PL_INLINE float pl_expf(float x)
+/* 2^n exp(r) for xc already clamped to the finite range. */
+PL_INLINE float pl_expf_core(float xc)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
-    float xc = x > 88.8f ? 88.8f : x;
-    xc = xc < -104.0f ? -104.0f : xc;
     float z = xc * 1.44269504088896341f + magic;
     int32_t n = pl_f2i(z) - pl_f2i(magic);
     float nf = z - magic;
@@ -152,17 +151,33 @@ PL_INLINE float pl_expf(float x)
     p = p * (r * r) + r + 1.0f;
     int32_t n1 = n >> 1;
     int32_t n2 = n - n1;
-    float y = p * pl_i2f((n1 + 127) << 23) * pl_i2f((n2 + 127) << 23);
+    return p * pl_i2f((n1 + 127) << 23) * pl_i2f((n2 + 127) << 23);
+}
+
+PL_INLINE float pl_expf(float x)
+{
+    float xc = x > 88.8f ? 88.8f : x;
+    xc = xc < -104.0f ? -104.0f : xc;
+    float y = pl_expf_core(xc);
     y = x > 88.8f ? INFINITY : y;
     y = x < -104.0f ? 0.0f : y;
     return x != x ? x : y;
 }
 
-PL_INLINE double pl_exp(double x)
+/* exp of x <= 0 (a softmax's x - max): pl_expf's bits there without the
+ * overflow side, two selects fewer per element.  NaN passes. */
+PL_INLINE float pl_expf_nonpos(float x)
+{
+    float y = pl_expf_core(x < -104.0f ? -104.0f : x);
+    y = x < -104.0f ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+
+/* 2^n exp(r) for xc already clamped to the finite range. */
+PL_INLINE double pl_exp_core(double xc)
 {
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    double xc = x > 709.9 ? 709.9 : x;
-    xc = xc < -745.2 ? -745.2 : xc;
     double z = xc * 1.4426950408889634074 + magic;
     int64_t n = pl_d2i(z) - pl_d2i(magic);
     double nf = z - magic;
@@ -183,11 +198,27 @@ PL_INLINE double pl_exp(double x)
     p = p * (r * r) + r + 1.0;
     int64_t n1 = n >> 1;
     int64_t n2 = n - n1;
-    double y = p * pl_i2d((n1 + 1023) << 52) * pl_i2d((n2 + 1023) << 52);
+    return p * pl_i2d((n1 + 1023) << 52) * pl_i2d((n2 + 1023) << 52);
+}
+
+PL_INLINE double pl_exp(double x)
+{
+    double xc = x > 709.9 ? 709.9 : x;
+    xc = xc < -745.2 ? -745.2 : xc;
+    double y = pl_exp_core(xc);
     y = x > 709.9 ? INFINITY : y;
     y = x < -745.2 ? 0.0 : y;
     return x != x ? x : y;
 }
+
+/* pl_exp for x <= 0, as pl_expf_nonpos. */
+PL_INLINE double pl_exp_nonpos(double x)
+{
+    double y = pl_exp_core(x < -745.2 ? -745.2 : x);
+    y = x < -745.2 ? 0.0 : y;
+    return x != x ? x : y;
+}
+
 
 /* ------------------------------------------------------------------ */
 /* Vectorisable log                                                    */

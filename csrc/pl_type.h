@@ -7,6 +7,7 @@
 #define T double
 #define PL_SFX _f64
 #define PL_EXP pl_exp
+#define PL_EXP_NONPOS pl_exp_nonpos
 #define PL_LOG pl_log
 #define PL_LOG1P_POS pl_log1p_pos
 #define PL_LOG1P_UNIT pl_log1p_unit
@@ -18,6 +19,7 @@
 #define T float
 #define PL_SFX _f32
 #define PL_EXP pl_expf
+#define PL_EXP_NONPOS pl_expf_nonpos
 #define PL_LOG pl_logf
 #define PL_LOG1P_POS pl_log1pf_pos
 #define PL_LOG1P_UNIT pl_log1pf_unit

@@ -1,6 +1,7 @@
 #undef T
 #undef PL_SFX
 #undef PL_EXP
+#undef PL_EXP_NONPOS
 #undef PL_LOG
 #undef PL_LOG1P_POS
 #undef PL_LOG1P_UNIT

@@ -53,19 +53,34 @@ PL_INLINE void PL_NAME(pl_seg_softmax)(const T *restrict xn, int64_t C, int64_t 
                                        int64_t len, T *restrict buf, T *restrict m,
                                        T *restrict rz)
 {
-    for (int64_t j = 0; j < len; j++) m[j] = xn[j];
-    for (int64_t c = 1; c < C; c++) {
+    /* (C >= 1) the first two rows' max in one sweep, not a copy then a max */
+    if (C == 1) {
+        for (int64_t j = 0; j < len; j++) m[j] = xn[j];
+    } else {
+        const T *restrict x1 = xn + S;
+        for (int64_t j = 0; j < len; j++) m[j] = x1[j] > xn[j] ? x1[j] : xn[j];
+    }
+    for (int64_t c = 2; c < C; c++) {
         const T *restrict xc = xn + c * S;
         for (int64_t j = 0; j < len; j++) m[j] = xc[j] > m[j] ? xc[j] : m[j];
     }
-    for (int64_t j = 0; j < len; j++) rz[j] = 0;
+    /* x - max <= 0 (or NaN): the exp without its overflow side; row 0
+     * starts the sums (0 + e is e: no zeroing sweep) */
     for (int64_t c = 0; c < C; c++) {
         const T *restrict xc = xn + c * S;
         T *restrict pc = buf + c * SB;
-        for (int64_t j = 0; j < len; j++) {
-            T e = PL_EXP(xc[j] - m[j]);
-            pc[j] = e;
-            rz[j] += e;
+        if (c == 0) {
+            for (int64_t j = 0; j < len; j++) {
+                T e = PL_EXP_NONPOS(xc[j] - m[j]);
+                pc[j] = e;
+                rz[j] = e;
+            }
+        } else {
+            for (int64_t j = 0; j < len; j++) {
+                T e = PL_EXP_NONPOS(xc[j] - m[j]);
+                pc[j] = e;
+                rz[j] += e;
+            }
         }
     }
     for (int64_t j = 0; j < len; j++) rz[j] = (T)1 / rz[j];
