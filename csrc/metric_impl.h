@@ -96,6 +96,108 @@ void PL_NAME(pl_metric_simrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
                            rowloss + i, want_grad);
 }
 
+/* The gradient of a loss over a symmetric S (nt_xent: S = z z^T) is
+ * G = W + W^T, W the softmax rows' weights of simrows.  Instead of writing W
+ * and then adding its transpose tile by tile (two more sweeps over N x N, one
+ * of them transposed), pass 1 keeps each row's statistics and pass 2 writes G
+ * row by row: W_ji = e^{it (s_ji - mr_j)} f_j with s_ji = s_ij, so row i of G
+ * needs only row i of S and the rows' (mr, f).  Pass 1 (statrows): the loss
+ * of row i as simrows, S unchanged; mr_i its max, f_i = it / sum (as simrows
+ * scales), q_i = 1 - p_pos = (sum - e_pos) / sum in double. */
+PL_CLONES static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
+                                          double *rowloss, T *mr_out, T *f_out, double *q_out)
+{
+    const T it = (T)inv_t;
+    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
+    const double sp = (double)s[p];
+    double acc[PL_LANES] = {0};
+    if (ex >= 0) {
+        PL_NAME(mx_expsum)(s, 0, ex, it, mr, 0, acc);
+        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, 0, acc);
+    } else {
+        PL_NAME(mx_expsum)(s, 0, k, it, mr, 0, acc);
+    }
+    const double sum = pl_lanes_sum(acc);
+    *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
+    *mr_out = mr;
+    *f_out = (T)((double)it / sum);
+    *q_out = (sum - (double)PL_EXP(it * (s[p] - mr))) / sum;
+}
+
+/* Largest inv_t * (spread of S) for pass 2's one-exp form: every factor
+ * below stays a normal number (e^{-64} > FLT_MIN, e^{32} * it < FLT_MAX). */
+#define PL_SYMG_SPREAD ((double)(PL_DOUBLE ? 600 : 64))
+
+/* bound: |s_ij| <= bound for every entry (1 for rows of unit norm), or 0 if
+ * unknown.  When inv_t * 2 bound <= PL_SYMG_SPREAD, u and w get the factors of
+ * pass 2's one-exp form, e^{it (s - mr_j)} f_j = e^{it (s - mr_i)} u_i w_j
+ * with u_i = e^{it (mr_i - c)}, w_j = f_j e^{-it (mr_j - c)}, c the middle
+ * of the maxima; otherwise u[0] = 0 (two exps per entry).  Returns whether
+ * the one-exp form applies. */
+int PL_NAME(pl_metric_statrows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
+                                int excl_diag, double bound, double *rowloss, T *mr, T *f,
+                                double *q, T *u, T *w, int nthreads)
+{
+    const int par = pl_use_threads(m * k, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = 0; i < m; i++)
+        PL_NAME(mx_statrow)(k, s + i * k, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
+                            rowloss + i, mr + i, f + i, q + i);
+    if (m == 0 || !(bound > 0 && inv_t * 2.0 * bound <= PL_SYMG_SPREAD)) return 0;
+    T lo = mr[0], hi = mr[0];
+    for (int64_t i = 1; i < m; i++) {
+        lo = mr[i] < lo ? mr[i] : lo;
+        hi = mr[i] > hi ? mr[i] : hi;
+    }
+    const T it = (T)inv_t, c = lo + (hi - lo) / 2;
+    for (int64_t i = 0; i < m; i++) {
+        u[i] = PL_EXP(it * (mr[i] - c));
+        w[i] = f[i] * PL_EXP(-it * (mr[i] - c));
+    }
+    return 1;
+}
+#undef PL_SYMG_SPREAD
+
+/* Pass 2, row i over s_i in place: G_ij = e^{it (s_ij - mr_i)} f_i +
+ * e^{it (s_ij - mr_j)} f_j (one exp with u, w: see statrows); 0 on the
+ * excluded diagonal; at the positive p, -inv_t (q_i + q_p) (each p_pos - 1
+ * without cancellation, as simrows). */
+PL_CLONES static void PL_NAME(mx_symgradrow)(int64_t k, T *restrict s, int64_t i, double inv_t,
+                                             int64_t p, int64_t ex, const T *restrict mr,
+                                             const T *restrict f, const double *q,
+                                             const T *restrict u, const T *restrict w, int one)
+{
+    const T it = (T)inv_t, mi = mr[i], fi = f[i];
+    if (one) {
+        const T ui = u[i];
+        for (int64_t j = 0; j < k; j++) {
+            const T e = PL_EXP(it * (s[j] - mi));
+            s[j] = e * fi + (e * ui) * w[j];
+        }
+    } else {
+        for (int64_t j = 0; j < k; j++) {
+            const T v = s[j];
+            s[j] = PL_EXP(it * (v - mi)) * fi + PL_EXP(it * (v - mr[j])) * f[j];
+        }
+    }
+    if (ex >= 0) s[ex] = 0;
+    s[p] = (T)(-inv_t * (q[i] + q[p]));
+}
+
+void PL_NAME(pl_metric_symgrad_rows)(int64_t r0, int64_t r1, int64_t k, T *s, double inv_t,
+                                     int64_t pos_off, int excl_diag, const T *mr, const T *f,
+                                     const double *q, const T *u, const T *w, int one,
+                                     int nthreads)
+{
+    const int par = pl_use_threads((r1 - r0) * k, nthreads);
+    (void)par;
+    PL_OMP_FOR(par, nthreads)
+    for (int64_t i = r0; i < r1; i++)
+        PL_NAME(mx_symgradrow)(k, s + i * k, i, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
+                               mr, f, q, u, w, one);
+}
+
 PL_CLONES static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
                                          double inv_t, double *rowloss, int want)
 {

@@ -11,8 +11,10 @@ is
    mining and hinge, writing each row's loss and overwriting the row with
    ``d loss / d matrix`` (the "row weights");
 3. for a gradient, BLAS products of that weight matrix with the embeddings
-   (``(W + Wᵀ) z`` as one product after a tiled in-place symmetrisation when
-   the matrix is ``z zᵀ``; ``W k`` and ``Wᵀ q`` for ``q kᵀ``).
+   (``(W + Wᵀ) z`` as one product when the matrix is ``z zᵀ``: ``nt_xent``
+   keeps each row's statistics in step 2 and then writes ``W + Wᵀ`` row by
+   row, as ``S`` is symmetric; ``supcon`` symmetrises ``W`` in place by tiles;
+   ``W k`` and ``Wᵀ q`` for ``q kᵀ``).
 
 Each row is computed by one thread and the row losses are summed by NumPy's
 pairwise sum in float64, so results are bit-identical for any thread count.
@@ -155,6 +157,19 @@ def _sym_product(W, z, backend, nt):
     return W @ z
 
 
+def _symmetric_grad(S, z, inv_t, pos_off, rowloss, backend, nt):
+    """Row losses into rowloss and ``(W + Wᵀ) z`` for the softmax rows of
+    ``S = z zᵀ``, ``z`` of unit (or zero) rows (diagonal excluded, positive at
+    ``(i + pos_off) % M``): the rows' statistics in one sweep, then
+    ``G = W + Wᵀ`` written over ``S`` row by row (no transposed sweep; one exp
+    per entry while ``2 / τ`` is at most 64 in float32, 600 in float64), and
+    one BLAS product ``G z``."""
+    k = kernels(backend, S.dtype)
+    st = k.statrows(S, inv_t, pos_off, True, 1.0, rowloss, nt)
+    k.symgrad_rows(S, 0, S.shape[0], inv_t, pos_off, True, st, nt)
+    return S @ z
+
+
 # ------------------------------------------------------------------ kernels
 
 def _c_kernels(dtype):
@@ -163,9 +178,22 @@ def _c_kernels(dtype):
     sim, sup = _c.kernel("metric_simrows", dtype), _c.kernel("metric_supcon_rows", dtype)
     hard, ball = _c.kernel("metric_hard_mine", dtype), _c.kernel("metric_batch_all_rows", dtype)
     sym = _c.kernel("metric_symmetrize", dtype)
+    stat, symg = _c.kernel("metric_statrows", dtype), _c.kernel("metric_symgrad_rows", dtype)
 
     def simrows(S, inv_t, pos_off, excl, rowloss, want, nt):
         sim(S.shape[0], S.shape[1], p(S), inv_t, pos_off, int(excl), p(rowloss), int(want), nt)
+
+    def statrows(S, inv_t, pos_off, excl, bound, rowloss, nt):
+        m = S.shape[0]
+        st = [np.empty(m, dtype), np.empty(m, dtype), np.empty(m), np.empty(m, dtype),
+              np.empty(m, dtype)]
+        one = stat(m, S.shape[1], p(S), inv_t, pos_off, int(excl), bound, p(rowloss),
+                   *[p(a) for a in st], nt)
+        return st + [one]
+
+    def symgrad_rows(S, r0, r1, inv_t, pos_off, excl, st, nt):
+        symg(r0, r1, S.shape[1], p(S), inv_t, pos_off, int(excl), *[p(a) for a in st[:5]],
+             st[5], nt)
 
     def supcon_rows(S, labels, inv_t, rowloss, want, nt):
         sup(S.shape[0], p(S), p(labels), inv_t, p(rowloss), int(want), nt)
@@ -189,7 +217,7 @@ def _c_kernels(dtype):
     def cosine_rows(x1, x2, y, margin, rowloss, g1, g2, nt):
         cosr(x1.shape[0], x1.shape[1], p(x1), p(x2), p(y), margin, p(rowloss), p(g1), p(g2), nt)
     return _Kernels(simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize, margin_rank,
-                    cosine_rows)
+                    cosine_rows, statrows, symgrad_rows)
 
 
 def _numba_kernels(dtype):
@@ -201,6 +229,15 @@ def _numba_kernels(dtype):
 
     def simrows(S, inv_t, pos_off, excl, rowloss, want, nt):
         pick("simrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, want)
+
+    def statrows(S, inv_t, pos_off, excl, bound, rowloss, nt):
+        st = [np.empty(S.shape[0]) for _ in range(5)]
+        pick("statrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, *st[:3])
+        return st + [nb.symgrad_factors(st[0], st[1], st[3], st[4], inv_t, bound)]
+
+    def symgrad_rows(S, r0, r1, inv_t, pos_off, excl, st, nt):
+        fn = pick_kernel(nb.symgrad_rows_ser, nb.symgrad_rows_par, (r1 - r0) * S.shape[1], nt)
+        fn(S, r0, r1, inv_t, pos_off, excl, *st)
 
     def supcon_rows(S, labels, inv_t, rowloss, want, nt):
         pick("supcon_rows", S.shape[0], nt)(S, labels, inv_t, rowloss, want)
@@ -232,12 +269,12 @@ def _numba_kernels(dtype):
         fn = pick_kernel(nb.cosine_rows_ser, nb.cosine_rows_par, x1.size, nt)
         fn(x1, x2, y, margin, rowloss, g1, g2, coef, want)
     return _Kernels(simrows, supcon_rows, hard_mine, batch_all_rows, symmetrize, margin_rank,
-                    cosine_rows)
+                    cosine_rows, statrows, symgrad_rows)
 
 
 _KERNELS = {}
 _Kernels = namedtuple("_Kernels", "simrows supcon_rows hard_mine batch_all_rows symmetrize "
-                                  "margin_rank cosine_rows")
+                                  "margin_rank cosine_rows statrows symgrad_rows")
 
 
 def kernels(backend, dtype):
@@ -478,10 +515,10 @@ class _NTXent(MetricLoss):
         z, sz = _normalize(np.concatenate([a, b], axis=0))
         S = _gram(z)                                     # BLAS: the one buffer
         rl = np.empty(2 * n)
-        simrows(S, 1.0 / c.temperature, n, True, rl, want, nt)
         if not want:
+            simrows(S, 1.0 / c.temperature, n, True, rl, False, nt)
             return rl, 2 * n, None
-        gz = _sym_product(S, z, backend, nt)             # (W + Wᵀ) z, one product
+        gz = _symmetric_grad(S, z, 1.0 / c.temperature, n, rl, backend, nt)
         gz = _normalize_back(gz, z, sz)
         return rl, 2 * n, [gz[:n], gz[n:]]
 

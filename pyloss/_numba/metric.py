@@ -69,6 +69,96 @@ def simrows_par(S, inv_t, pos_off, excl, rowloss, want):
 
 
 @numba.njit(cache=True)
+def statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q):
+    """simrow's loss of row i of a symmetric S, S unchanged, and the row's
+    statistics for symgrad_row: its max m (of inv_t S), f = inv_t / sum and
+    q = 1 - p_pos (see csrc/metric_impl.h, statrows)."""
+    k = S.shape[1]
+    p = (i + pos_off) % k
+    m = -np.inf
+    for j in range(k):
+        if excl and j == i:
+            continue
+        v = inv_t * np.float64(S[i, j])
+        if v > m:
+            m = v
+    if not math.isfinite(m):
+        m = 0.0
+    acc = 0.0
+    for j in range(k):
+        if excl and j == i:
+            continue
+        acc += math.exp(inv_t * np.float64(S[i, j]) - m)
+    ep = math.exp(inv_t * np.float64(S[i, p]) - m)
+    rowloss[i] = m + math.log(acc) - inv_t * np.float64(S[i, p])
+    mr[i] = m
+    f[i] = inv_t / acc
+    q[i] = (acc - ep) / acc
+
+
+@numba.njit(cache=True)
+def statrows_ser(S, inv_t, pos_off, excl, rowloss, mr, f, q):
+    for i in range(S.shape[0]):
+        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q)
+
+
+@numba.njit(cache=True, parallel=PARALLEL)
+def statrows_par(S, inv_t, pos_off, excl, rowloss, mr, f, q):
+    for i in numba.prange(S.shape[0]):
+        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q)
+
+
+@numba.njit(cache=True)
+def symgrad_factors(mr, f, u, w, inv_t, bound):
+    """The one-exp form's factors (csrc/metric_impl.h, statrows): with
+    |s| <= bound and inv_t 2 bound <= 600, u_i = e^(m_i - c) and
+    w_j = f_j e^-(m_j - c) (m is inv_t max here), c the middle of the m;
+    returns whether the form applies."""
+    if mr.shape[0] == 0 or not (bound > 0 and inv_t * 2.0 * bound <= 600.0):
+        return False
+    c = mr.min() + (mr.max() - mr.min()) / 2
+    for i in range(mr.shape[0]):
+        u[i] = math.exp(mr[i] - c)
+        w[i] = f[i] * math.exp(c - mr[i])
+    return True
+
+
+@numba.njit(cache=True)
+def symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one):
+    """Row i of G = W + W^T over S in place (S symmetric): G_ij =
+    e^(inv_t s_ij - m_i) f_i + e^(inv_t s_ij - m_j) f_j (one exp with u, w),
+    0 on the excluded diagonal, -inv_t (q_i + q_p) at the positive p."""
+    k = S.shape[1]
+    p = (i + pos_off) % k
+    mi = mr[i]
+    fi = f[i]
+    if one:
+        ui = u[i]
+        for j in range(k):
+            e = math.exp(inv_t * np.float64(S[i, j]) - mi)
+            S[i, j] = e * fi + (e * ui) * w[j]
+    else:
+        for j in range(k):
+            v = inv_t * np.float64(S[i, j])
+            S[i, j] = math.exp(v - mi) * fi + math.exp(v - mr[j]) * f[j]
+    if excl:
+        S[i, i] = 0.0
+    S[i, p] = -inv_t * (q[i] + q[p])
+
+
+@numba.njit(cache=True)
+def symgrad_rows_ser(S, r0, r1, inv_t, pos_off, excl, mr, f, q, u, w, one):
+    for i in range(r0, r1):
+        symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one)
+
+
+@numba.njit(cache=True, parallel=PARALLEL)
+def symgrad_rows_par(S, r0, r1, inv_t, pos_off, excl, mr, f, q, u, w, one):
+    for i in numba.prange(r0, r1):
+        symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one)
+
+
+@numba.njit(cache=True)
 def supcon_row(S, i, labels, inv_t, rowloss, want):
     n = S.shape[0]
     yi = labels[i]
