@@ -413,3 +413,39 @@ def test_symmetrize_kernel_is_w_plus_w_transposed_exactly(backend, dtype, restor
             sym(w, nt)
             assert np.array_equal(w, want), (backend, dtype, n, nt)
 
+
+
+@pytest.mark.parametrize("backend", BACKENDS[:-1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nt_xent_symmetric_backward_equals_w_plus_w_transposed(backend, dtype, restore_threads):
+    # nt_xent's gradient writes G = W + Wᵀ row by row from per-row statistics
+    # (pyloss/_defs/metric.py, _symmetric_grad): one exp per entry while
+    # 2/τ times the bound on |s| allows, two otherwise (bound 0).  Both forms
+    # must give simrows' row losses bit for bit, and W + Wᵀ formed the other
+    # way (simrows writes W, symmetrize adds its transpose) to a few ulps;
+    # thread counts must not change a bit.
+    from pyloss._defs.metric import _gram, _normalize, kernels
+    K = kernels(backend, np.dtype(dtype))
+    rng = np.random.default_rng(11)
+    n = 37
+    z, _ = _normalize(rng.standard_normal((2 * n, 8)).astype(dtype))
+    z[5] = 0                                      # a zero row: all its similarities 0
+    for tau in (0.5, 0.07, 1 / 31.5):
+        it = 1.0 / tau
+        S = _gram(z)
+        W, rl = S.copy(), np.empty(2 * n)
+        K.simrows(W, it, n, True, rl, True, 1)
+        K.symmetrize(W, 1)
+        tol = (2e-6 if dtype == np.float32 else 1e-14) * np.abs(W).max()
+        out = []
+        for bound, one in ((1.0, True), (0.0, False)):
+            for nt in (1, 2):
+                pl.set_num_threads(nt)
+                G, rl2 = S.copy(), np.empty(2 * n)
+                st = K.statrows(G, it, n, True, bound, rl2, nt)
+                assert bool(st[-1]) == one
+                K.symgrad_rows(G, 0, 2 * n, it, n, True, st, nt)
+                assert np.array_equal(rl2, rl), (tau, bound, nt)
+                np.testing.assert_allclose(G, W, rtol=0, atol=tol, err_msg=f"tau={tau} bound={bound}")
+                out.append(G)
+        assert np.array_equal(out[0], out[1]) and np.array_equal(out[2], out[3])
