@@ -132,8 +132,8 @@ PL_CLONES static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t
  * unknown.  When inv_t * 2 bound <= PL_SYMG_SPREAD, u and w get the factors of
  * pass 2's one-exp form, e^{it (s - mr_j)} f_j = e^{it (s - mr_i)} u_i w_j
  * with u_i = e^{it (mr_i - c)}, w_j = f_j e^{-it (mr_j - c)}, c the middle
- * of the maxima; otherwise u[0] = 0 (two exps per entry).  Returns whether
- * the one-exp form applies. */
+ * of the maxima; otherwise u and w are left unset (two exps per entry).
+ * Returns whether the one-exp form applies. */
 int PL_NAME(pl_metric_statrows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
                                 int excl_diag, double bound, double *rowloss, T *mr, T *f,
                                 double *q, T *u, T *w, int nthreads)
