@@ -173,7 +173,6 @@ PL_INLINE float pl_expf_nonpos(float x)
     return x != x ? x : y;
 }
 
-
 /* 2^n exp(r) for xc already clamped to the finite range. */
 PL_INLINE double pl_exp_core(double xc)
 {
@@ -218,7 +217,6 @@ PL_INLINE double pl_exp_nonpos(double x)
     y = x < -745.2 ? 0.0 : y;
     return x != x ? x : y;
 }
-
 
 /* ------------------------------------------------------------------ */
 /* Vectorisable log                                                    */

@@ -9,7 +9,7 @@
  *   statrows: simrows' row losses of a symmetric S, S unchanged, and each
  *     row's max mr, f = inv_t / sum, q = 1 - p_pos (double), and when
  *     |s| <= bound allows (returns 1) the factors u, w of a one-exp pass 2;
- *   symgrad_rows: rows [r0, r1) of G = W + W^T over S in place, W the rows'
+ *   symgrad_rows: G = W + W^T over S (m x k) in place, W the rows'
  *     weights of simrows, from statrows' statistics (S symmetric: S = z z^T).
  *   supcon_rows: supervised contrastive rows (positives: equal labels, j != i);
  *     with want_grad the row becomes d l_i / d S_i.
@@ -26,8 +26,8 @@ void pl_metric_simrows_f32(int64_t m, int64_t k, float *s, double inv_t, int64_t
 void pl_metric_simrows_f64(int64_t m, int64_t k, double *s, double inv_t, int64_t pos_off, int excl_diag, double *rowloss, int want_grad, int nthreads);
 int pl_metric_statrows_f32(int64_t m, int64_t k, float *s, double inv_t, int64_t pos_off, int excl_diag, double bound, double *rowloss, float *mr, float *f, double *q, float *u, float *w, int nthreads);
 int pl_metric_statrows_f64(int64_t m, int64_t k, double *s, double inv_t, int64_t pos_off, int excl_diag, double bound, double *rowloss, double *mr, double *f, double *q, double *u, double *w, int nthreads);
-void pl_metric_symgrad_rows_f32(int64_t r0, int64_t r1, int64_t k, float *s, double inv_t, int64_t pos_off, int excl_diag, const float *mr, const float *f, const double *q, const float *u, const float *w, int one, int nthreads);
-void pl_metric_symgrad_rows_f64(int64_t r0, int64_t r1, int64_t k, double *s, double inv_t, int64_t pos_off, int excl_diag, const double *mr, const double *f, const double *q, const double *u, const double *w, int one, int nthreads);
+void pl_metric_symgrad_rows_f32(int64_t m, int64_t k, float *s, double inv_t, int64_t pos_off, int excl_diag, const float *mr, const float *f, const double *q, const float *u, const float *w, int one, int nthreads);
+void pl_metric_symgrad_rows_f64(int64_t m, int64_t k, double *s, double inv_t, int64_t pos_off, int excl_diag, const double *mr, const double *f, const double *q, const double *u, const double *w, int one, int nthreads);
 void pl_metric_supcon_rows_f32(int64_t n, float *s, const int64_t *labels, double inv_t, double *rowloss, int want_grad, int nthreads);
 void pl_metric_supcon_rows_f64(int64_t n, double *s, const int64_t *labels, double inv_t, double *rowloss, int want_grad, int nthreads);
 void pl_metric_hard_mine_f32(int64_t n, const float *g, const float *sqn, const int64_t *labels, int squared, int64_t *ap, int64_t *an, int nthreads);

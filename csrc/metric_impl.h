@@ -58,20 +58,29 @@ PL_INLINE T PL_NAME(mx_rowmax)(const T *s, int64_t k, int64_t ex)
     return (mr - mr == 0) ? mr : (T)0;
 }
 
+/* The row's sum of exp(it (s_j - mr)) over j != ex, mr its maximum (in
+ * *mr_out); store: s_j becomes that exp. */
+PL_INLINE double PL_NAME(mx_rowsum)(int64_t k, T *s, T it, int64_t ex, int store, T *mr_out)
+{
+    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
+    double acc[PL_LANES] = {0};
+    if (ex >= 0) {
+        PL_NAME(mx_expsum)(s, 0, ex, it, mr, store, acc);
+        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, store, acc);
+    } else {
+        PL_NAME(mx_expsum)(s, 0, k, it, mr, store, acc);
+    }
+    *mr_out = mr;
+    return pl_lanes_sum(acc);
+}
+
 PL_CLONES static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
                                          double *rowloss, int want)
 {
     const T it = (T)inv_t;
-    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
     const double sp = (double)s[p];
-    double acc[PL_LANES] = {0};
-    if (ex >= 0) {
-        PL_NAME(mx_expsum)(s, 0, ex, it, mr, want, acc);
-        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, want, acc);
-    } else {
-        PL_NAME(mx_expsum)(s, 0, k, it, mr, want, acc);
-    }
-    const double sum = pl_lanes_sum(acc);
+    T mr;
+    const double sum = PL_NAME(mx_rowsum)(k, s, it, ex, want, &mr);
     *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
     if (want) {
         /* the positive's weight it (p_p - 1) = -it (sum - e_p) / sum, with
@@ -108,16 +117,9 @@ PL_CLONES static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t
                                           double *rowloss, T *mr_out, T *f_out, double *q_out)
 {
     const T it = (T)inv_t;
-    const T mr = PL_NAME(mx_rowmax)(s, k, ex);
     const double sp = (double)s[p];
-    double acc[PL_LANES] = {0};
-    if (ex >= 0) {
-        PL_NAME(mx_expsum)(s, 0, ex, it, mr, 0, acc);
-        PL_NAME(mx_expsum)(s, ex + 1, k, it, mr, 0, acc);
-    } else {
-        PL_NAME(mx_expsum)(s, 0, k, it, mr, 0, acc);
-    }
-    const double sum = pl_lanes_sum(acc);
+    T mr;
+    const double sum = PL_NAME(mx_rowsum)(k, s, it, ex, 0, &mr);
     *rowloss = inv_t * ((double)mr - sp) + pl_log(sum);
     *mr_out = mr;
     *f_out = (T)((double)it / sum);
@@ -185,15 +187,14 @@ PL_CLONES static void PL_NAME(mx_symgradrow)(int64_t k, T *restrict s, int64_t i
     s[p] = (T)(-inv_t * (q[i] + q[p]));
 }
 
-void PL_NAME(pl_metric_symgrad_rows)(int64_t r0, int64_t r1, int64_t k, T *s, double inv_t,
-                                     int64_t pos_off, int excl_diag, const T *mr, const T *f,
-                                     const double *q, const T *u, const T *w, int one,
-                                     int nthreads)
+void PL_NAME(pl_metric_symgrad_rows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
+                                     int excl_diag, const T *mr, const T *f, const double *q,
+                                     const T *u, const T *w, int one, int nthreads)
 {
-    const int par = pl_use_threads((r1 - r0) * k, nthreads);
+    const int par = pl_use_threads(m * k, nthreads);
     (void)par;
     PL_OMP_FOR(par, nthreads)
-    for (int64_t i = r0; i < r1; i++)
+    for (int64_t i = 0; i < m; i++)
         PL_NAME(mx_symgradrow)(k, s + i * k, i, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
                                mr, f, q, u, w, one);
 }

@@ -166,7 +166,7 @@ def _symmetric_grad(S, z, inv_t, pos_off, rowloss, backend, nt):
     one BLAS product ``G z``."""
     k = kernels(backend, S.dtype)
     st = k.statrows(S, inv_t, pos_off, True, 1.0, rowloss, nt)
-    k.symgrad_rows(S, 0, S.shape[0], inv_t, pos_off, True, st, nt)
+    k.symgrad_rows(S, inv_t, pos_off, True, st, nt)
     return S @ z
 
 
@@ -191,8 +191,8 @@ def _c_kernels(dtype):
                    *[p(a) for a in st], nt)
         return st + [one]
 
-    def symgrad_rows(S, r0, r1, inv_t, pos_off, excl, st, nt):
-        symg(r0, r1, S.shape[1], p(S), inv_t, pos_off, int(excl), *[p(a) for a in st[:5]],
+    def symgrad_rows(S, inv_t, pos_off, excl, st, nt):
+        symg(S.shape[0], S.shape[1], p(S), inv_t, pos_off, int(excl), *[p(a) for a in st[:5]],
              st[5], nt)
 
     def supcon_rows(S, labels, inv_t, rowloss, want, nt):
@@ -235,9 +235,8 @@ def _numba_kernels(dtype):
         pick("statrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, *st[:3])
         return st + [nb.symgrad_factors(st[0], st[1], st[3], st[4], inv_t, bound)]
 
-    def symgrad_rows(S, r0, r1, inv_t, pos_off, excl, st, nt):
-        fn = pick_kernel(nb.symgrad_rows_ser, nb.symgrad_rows_par, (r1 - r0) * S.shape[1], nt)
-        fn(S, r0, r1, inv_t, pos_off, excl, *st)
+    def symgrad_rows(S, inv_t, pos_off, excl, st, nt):
+        pick("symgrad_rows", S.shape[0], nt)(S, inv_t, pos_off, excl, *st)
 
     def supcon_rows(S, labels, inv_t, rowloss, want, nt):
         pick("supcon_rows", S.shape[0], nt)(S, labels, inv_t, rowloss, want)

@@ -17,21 +17,27 @@ from . import PARALLEL
 
 
 @numba.njit(cache=True)
+def _rowmax(S, i, inv_t, excl):
+    """max_j inv_t S_ij (j != i when excl), 0 when not finite: as the
+    reference, a row of -inf or inf gives nan/inf, not an exception."""
+    m = -np.inf
+    for j in range(S.shape[1]):
+        if excl and j == i:
+            continue
+        v = inv_t * np.float64(S[i, j])
+        if v > m:
+            m = v
+    return m if math.isfinite(m) else 0.0
+
+
+@numba.njit(cache=True)
 def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
     """Softmax cross-entropy of row i of inv_t*S against column (i+pos_off) % K,
     the diagonal left out when excl; with want, the row becomes
     d l_i / d S_i = inv_t (softmax - onehot)."""
     k = S.shape[1]
     p = (i + pos_off) % k
-    m = -np.inf
-    for j in range(k):
-        if excl and j == i:
-            continue
-        v = inv_t * np.float64(S[i, j])
-        if v > m:
-            m = v
-    if not math.isfinite(m):
-        m = 0.0      # as the reference: a row of -inf or inf gives nan/inf, not an exception
+    m = _rowmax(S, i, inv_t, excl)
     sp = inv_t * np.float64(S[i, p])
     acc = 0.0
     ep = 0.0
@@ -75,15 +81,7 @@ def statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q):
     q = 1 - p_pos (see csrc/metric_impl.h, statrows)."""
     k = S.shape[1]
     p = (i + pos_off) % k
-    m = -np.inf
-    for j in range(k):
-        if excl and j == i:
-            continue
-        v = inv_t * np.float64(S[i, j])
-        if v > m:
-            m = v
-    if not math.isfinite(m):
-        m = 0.0
+    m = _rowmax(S, i, inv_t, excl)
     acc = 0.0
     for j in range(k):
         if excl and j == i:
@@ -147,14 +145,14 @@ def symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one):
 
 
 @numba.njit(cache=True)
-def symgrad_rows_ser(S, r0, r1, inv_t, pos_off, excl, mr, f, q, u, w, one):
-    for i in range(r0, r1):
+def symgrad_rows_ser(S, inv_t, pos_off, excl, mr, f, q, u, w, one):
+    for i in range(S.shape[0]):
         symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
-def symgrad_rows_par(S, r0, r1, inv_t, pos_off, excl, mr, f, q, u, w, one):
-    for i in numba.prange(r0, r1):
+def symgrad_rows_par(S, inv_t, pos_off, excl, mr, f, q, u, w, one):
+    for i in numba.prange(S.shape[0]):
         symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one)
 
 
