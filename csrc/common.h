@@ -285,7 +285,9 @@ PL_INLINE double pl_log_core(double xs, int64_t esub)
     double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
     double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
     double R = t2 + t1;
-    double ed = (double)e;
+    /* e as a double without an int64 -> double conversion, which AVX2 lacks
+     * (GCC scalarised the whole loop): 1.5*2^52 + e is exact for |e| < 2^51. */
+    double ed = pl_i2d(e + 0x4338000000000000LL) - 6755399441055744.0;
     return ed * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + ed * 1.90821492927058770002e-10)) - f);
 }
 
