@@ -1,29 +1,56 @@
-"""Error bounds of the vector math in csrc/common.h and of every
-classification kernel built on it.
+"""Error bounds of the vector math in csrc/common.h, of its Numba twin
+(pyloss/_numba/vmath.py), and of every classification kernel built on them.
 
 The math kernels (pl_vexp/pl_vlog/pl_vlog1p_pos, exported by
-classification.c for this test) are compared in ulps of their own dtype with
-NumPy evaluated in long double (80-bit on x86-64; a correctly rounded result
-is within 0.5 ulp).  The losses are compared with the float64 NumPy reference
-over logits spanning [-1e4, 1e4].
+classification.c for this test, and vexp/vlog/vlog1p_pos run in a Numba loop)
+are compared in ulps of their own dtype with NumPy evaluated in long double
+(80-bit on x86-64; a correctly rounded result is within 0.5 ulp).  The losses
+are compared with the float64 NumPy reference over logits spanning [-1e4, 1e4].
 """
+import importlib.util
+
 import numpy as np
 import pytest
 
 import pyloss as pl
 
-_c = pytest.importorskip("pyloss._c")
-if _c.lib is None:
-    pytest.skip("C extension not built", allow_module_level=True)
+try:
+    from pyloss import _c
+except ImportError:                       # pragma: no cover - no cffi here
+    _c = None
+HAVE_C = _c is not None and _c.lib is not None
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 LD = np.longdouble
 EXTENDED = np.finfo(LD).eps < np.finfo(np.float64).eps
 DTYPES = [np.float32, np.float64]
+IMPLS = [pytest.param("c", marks=pytest.mark.skipif(not HAVE_C, reason="C extension not built")),
+         pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed"))]
+_numba_loops = {}
 
 
-def _run(name, x):
+def _numba_loop(name):
+    """A jitted loop applying pyloss._numba.vmath's `name` elementwise."""
+    if name not in _numba_loops:
+        import numba
+
+        from pyloss._numba import vmath
+        f = getattr(vmath, name)            # vexp, vlog, vlog1p_pos: the C names
+
+        @numba.njit
+        def loop(x, y):
+            for i in range(x.size):
+                y[i] = f(x[i])
+        _numba_loops[name] = loop
+    return _numba_loops[name]
+
+
+def _run(name, x, impl="c"):
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
+    if impl == "numba":
+        _numba_loop(name)(x, y)
+        return y
     sfx = "_f32" if x.dtype == np.float32 else "_f64"
     getattr(_c.lib, "pl_" + name + sfx)(x.size, _c.ptr(x), _c.ptr(y))
     return y
@@ -42,8 +69,9 @@ def _ref_dtype(dtype):
     return LD
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_exp_error(dtype, rng):
+def test_exp_error(dtype, impl, rng):
     _ref_dtype(dtype)
     lo, hi = (-110.0, 95.0) if dtype == np.float32 else (-750.0, 712.0)
     fi = np.finfo(dtype)
@@ -52,7 +80,7 @@ def test_exp_error(dtype, rng):
     with np.errstate(all="ignore"):
         exact = np.exp(x.astype(LD))
         rounded = exact.astype(dtype)
-    y = _run("vexp", x)
+    y = _run("vexp", x, impl)
     fin = np.isfinite(rounded) & (rounded != 0)
     assert _ulps(y[fin], exact[fin], dtype).max() <= 1.0      # common.h documents 1 ulp (float), 2 (double)
     sub = fin & (rounded < fi.tiny)
@@ -61,11 +89,12 @@ def test_exp_error(dtype, rng):
     np.testing.assert_array_equal(y[~fin], rounded[~fin])
     special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, fi.smallest_subnormal, fi.max, -fi.max], dtype)
     with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(_run("vexp", special), np.exp(special))
+        np.testing.assert_array_equal(_run("vexp", special, impl), np.exp(special))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_log_error(dtype, rng):
+def test_log_error(dtype, impl, rng):
     _ref_dtype(dtype)
     fi = np.finfo(dtype)
     span = 88.0 if dtype == np.float32 else 709.0
@@ -73,23 +102,24 @@ def test_log_error(dtype, rng):
                         rng.uniform(0.5, 2.0, 100_000),
                         fi.smallest_subnormal * np.array([1, 3, 1000, 2 ** 20, 2 ** 22 + 7]),
                         [fi.tiny, fi.max, 1.0]]).astype(dtype)
-    y = _run("vlog", x)
+    y = _run("vlog", x, impl)
     assert _ulps(y, np.log(x.astype(LD)), dtype).max() <= 1.0
     special = np.array([0.0, -0.0, -1.0, np.inf, -np.inf, np.nan], dtype)
     with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(_run("vlog", special), np.log(special))
+        np.testing.assert_array_equal(_run("vlog", special, impl), np.log(special))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_log1p_pos_error(dtype, rng):
+def test_log1p_pos_error(dtype, impl, rng):
     _ref_dtype(dtype)
     fi = np.finfo(dtype)
     span = 80.0 if dtype == np.float32 else 700.0
     x = np.concatenate([np.exp(rng.uniform(-1, 1, 400_000) * span), rng.uniform(0, 1, 100_000),
                         fi.smallest_subnormal * np.array([1, 5, 2 ** 20]), [0.0, fi.eps, fi.max]]).astype(dtype)
-    y = _run("vlog1p_pos", x)
+    y = _run("vlog1p_pos", x, impl)
     assert _ulps(y, np.log1p(x.astype(LD)), dtype).max() <= 1.5
-    np.testing.assert_array_equal(_run("vlog1p_pos", np.array([np.inf, np.nan], dtype)), [np.inf, np.nan])
+    np.testing.assert_array_equal(_run("vlog1p_pos", np.array([np.inf, np.nan], dtype), impl), [np.inf, np.nan])
 
 
 # ------------------------------------------------------------------ kernels

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import instantiate, pairwise  # noqa: F401 (used by the template)
 from .segmentation import region_par, region_ser  # noqa: F401  (dice_bce)
+from .vmath import vexp, vlog, vlog1p_unit
 
 BLOCK = 4096
 
@@ -18,22 +19,20 @@ BLOCK = 4096
 def focal_point(x, t, alpha, gamma):
     """torchvision sigmoid_focal_loss at one element and d/dx; see the C twin
     for why r = p(1-p)/q keeps g < 1 finite as q = 1 - p_t -> 0."""
-    e = math.exp(-abs(x))
+    e = vexp(-abs(x))
     inv = 1.0 / (1.0 + e)
     if x >= 0:
         p, pm = inv, e * inv
     else:
         p, pm = e * inv, inv
-    ce = max(x, 0.0) - x * t + math.log1p(e)
+    ce = max(x, 0.0) - x * t + vlog1p_unit(e, inv)
     q = p * (1.0 - t) + pm * t
     if gamma == 0.0:
         qg = 1.0
     elif gamma == 2.0:
         qg = q * q
-    elif q > 0:
-        qg = q ** gamma
     else:
-        qg = 0.0
+        qg = vexp(gamma * vlog(q))          # q = 0: log -inf, exp 0 (gamma > 0)
     at = alpha * t + (1.0 - alpha) * (1.0 - t) if alpha >= 0 else 1.0
     r = p * pm / q if q > 0 else 0.0
     dq = gamma * ce * (2.0 * t - 1.0) * r if gamma != 0.0 else 0.0

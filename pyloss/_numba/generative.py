@@ -6,8 +6,9 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, PARALLEL, instantiate, pairwise, pick  # noqa: F401
+from . import BLOCK, PARALLEL, instantiate_elementwise, pairwise, pick, vsum  # noqa: F401
 from .embedding import rows_per_block
+from .vmath import HALF, ONE, ZERO, vexp, vlog, vlog1p_unit
 
 
 @numba.njit(cache=True, inline="always")
@@ -142,72 +143,74 @@ def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads, nthreads):
 
 # ---------------------------------------------------------------- elementwise
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def kl_div_point(x, t, a, log_target, p1):
     # torch F.kl_div: xlogy(t, t) - t x, or exp(t) (t - x) with log_target
     if log_target != 0:
-        et = np.exp(t)
-        return et * (t - x), -et, 0.0  # linear in x: Hessian 0 even where x is not finite
-    xlogy = t * 0 if t == 0 else t * np.log(t)
-    return xlogy - t * x, -t, 0.0
+        et = vexp(t)
+        return et * (t - x), -et, ZERO  # linear in x: Hessian 0 even where x is not finite
+    xlogy = t * ZERO if t == 0 else t * vlog(t)
+    return xlogy - t * x, -t, ZERO
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _sig_pair(x):
-    e = np.exp(-abs(x))
-    ope = 1 + e
+    # (sigmoid(x), sigmoid(-x), log1p(e)) from e = exp(-|x|) and one division
+    e = vexp(-abs(x))
+    inv = ONE / (ONE + e)
+    lp = vlog1p_unit(e, inv)
     if x >= 0:
-        return 1 / ope, e / ope, e
-    return e / ope, 1 / ope, e
+        return inv, e * inv, lp
+    return e * inv, inv, lp
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_real_bce_point(x, t, a, p0, p1):
-    s_pos, s_neg, e = _sig_pair(x)
-    return (-x if x < 0 else 0.0) + np.log1p(e), -s_neg, s_pos * s_neg  # max(-x, 0); x*0 is nan at inf
+    s_pos, s_neg, lp = _sig_pair(x)
+    return (-x if x < 0 else ZERO) + lp, -s_neg, s_pos * s_neg  # max(-x, 0); x*0 is nan at inf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_fake_bce_point(x, t, a, p0, p1):
-    s_pos, s_neg, e = _sig_pair(x)
-    return (x if x > 0 else 0.0) + np.log1p(e), s_pos, s_pos * s_neg
+    s_pos, s_neg, lp = _sig_pair(x)
+    return (x if x > 0 else ZERO) + lp, s_pos, s_pos * s_neg
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_real_hinge_point(x, t, a, p0, p1):
-    v = 1 - x
-    g = -1.0 if v > 0 else (0.0 if v == v else v)
-    return (0.0 if v < 0 else v), g, 0.0
+    v = ONE - x
+    g = -ONE if v > 0 else (ZERO if v == v else v)
+    return (ZERO if v < 0 else v), g, ZERO
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_fake_hinge_point(x, t, a, p0, p1):
-    v = 1 + x
-    g = 1.0 if v > 0 else (0.0 if v == v else v)
-    return (0.0 if v < 0 else v), g, 0.0
+    v = ONE + x
+    g = ONE if v > 0 else (ZERO if v == v else v)
+    return (ZERO if v < 0 else v), g, ZERO
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_real_wasserstein_point(x, t, a, p0, p1):
-    return -x, -1.0, 0.0
+    return -x, -ONE, ZERO
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_fake_wasserstein_point(x, t, a, p0, p1):
-    return x, 1.0, 0.0
+    return x, ONE, ZERO
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_real_lsgan_point(x, t, a, p0, p1):
-    u = x - 1
-    return 0.5 * u * u, u, 1.0
+    u = x - ONE
+    return HALF * u * u, u, ONE
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gan_fake_lsgan_point(x, t, a, p0, p1):
-    return 0.5 * x * x, x, 1.0
+    return HALF * x * x, x, ONE
 
 
 NAMES = ("kl_div",) + tuple(f"gan_{w}_{k}" for k in ("bce", "hinge", "wasserstein", "lsgan")
                             for w in ("real", "fake"))
-instantiate(EW_TEMPLATE, NAMES, globals(), __file__)
+instantiate_elementwise(NAMES, globals(), __file__)

@@ -9,47 +9,48 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, EW_TEMPLATE, instantiate, pairwise  # noqa: F401 (used by the template)
+from . import BLOCK, instantiate_elementwise, pairwise, vsum  # noqa: F401 (used by the template)
+from .vmath import HALF, ONE, TWO, ZERO, like, vexp, vlog
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _ymul(y, e):
     # y * e with a zero factor giving 0 even where e overflowed
     if y == 0:
-        return 0.0 * y
+        return ZERO * y
     return y * e
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _poisson(p, t, dev):
-    e = math.exp(p)
+    e = vexp(p)
     gr = e - t
     if dev:
-        ylog = t * (math.log(t) - p) if t > 0 else 0.0 * t
-        return 2.0 * (ylog + gr), 2.0 * gr, 2.0 * e
+        ylog = t * (vlog(t) - p) if t > 0 else ZERO * t
+        return TWO * (ylog + gr), TWO * gr, TWO * e
     return e - _ymul(t, p), gr, e
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _gamma(p, t, dev):
-    ye = t * math.exp(-p)
+    ye = t * vexp(-p)
     if dev:
-        return 2.0 * ((p - math.log(t)) + (ye - 1.0)), 2.0 * (1.0 - ye), 2.0 * ye
-    return p + ye, 1.0 - ye, ye
+        return TWO * ((p - vlog(t)) + (ye - ONE)), TWO * (ONE - ye), TWO * ye
+    return p + ye, ONE - ye, ye
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _tweedie(p, t, pw, dev):
-    a = 1.0 - pw
-    b = 2.0 - pw
-    ea = 1.0 if a == 0 else math.exp(a * p)
-    eb = 1.0 if b == 0 else math.exp(b * p)
+    a = ONE - pw
+    b = TWO - pw
+    ea = ONE if a == 0 else vexp(a * p)
+    eb = ONE if b == 0 else vexp(b * p)
     ya = _ymul(t, ea)
     if pw == 0:
         d = ea - t
-        lo = 0.5 * d * d
+        lo = HALF * d * d
         gr = ea * d
-        he = ea * (2.0 * ea - t)
+        he = ea * (TWO * ea - t)
     else:
         t1 = p if b == 0 else eb / b
         t2 = _ymul(t, p) if a == 0 else ya / a
@@ -59,61 +60,62 @@ def _tweedie(p, t, pw, dev):
         if lo != lo and p == p and t == t:
             # inf - inf: the larger exponent's term wins (see csrc/glm_impl.h)
             sp = b if p > 0 else -t * a
-            sg = 1.0 if p > 0 else -t
-            lo = math.copysign(math.inf, sp)
-            gr = math.copysign(math.inf, sg)
-            he = math.copysign(math.inf, sp)
+            sg = ONE if p > 0 else -t
+            inf = like(p, math.inf)
+            lo = math.copysign(inf, sp)
+            gr = math.copysign(inf, sg)
+            he = math.copysign(inf, sp)
     if dev:
         if pw == 0:
-            c = 0.0
+            c = ZERO
         elif a == 0:
-            c = t * math.log(t) - t if t > 0 else 0.0
+            c = t * vlog(t) - t if t > 0 else ZERO
         elif b == 0:
-            c = -math.log(t) - 1.0
+            c = -vlog(t) - ONE
         else:
-            c = math.exp(b * math.log(t)) / (a * b) if t > 0 else 0.0
-        return 2.0 * (lo + c), 2.0 * gr, 2.0 * he
+            c = vexp(b * vlog(t)) / (a * b) if t > 0 else ZERO
+        return TWO * (lo + c), TWO * gr, TWO * he
     return lo, gr, he
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def exponential_point(p, t, a, p0, p1):
     # y e^-r as y * exp(-r): Numba's float division raises on a zero divisor
-    e = math.exp(p)
-    u = _ymul(t, math.exp(-p))
-    v = _ymul(1.0 - t, e)
+    e = vexp(p)
+    u = _ymul(t, vexp(-p))
+    v = _ymul(ONE - t, e)
     return u + v, v - u, u + v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def poisson_point(p, t, a, p0, p1):
     return _poisson(p, t, False)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def poisson_dev_point(p, t, a, p0, p1):
     return _poisson(p, t, True)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gamma_point(p, t, a, p0, p1):
     return _gamma(p, t, False)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def gamma_dev_point(p, t, a, p0, p1):
     return _gamma(p, t, True)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def tweedie_point(p, t, a, pw, p1):
     return _tweedie(p, t, pw, False)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def tweedie_dev_point(p, t, a, pw, p1):
     return _tweedie(p, t, pw, True)
 
 
 NAMES = ("poisson", "poisson_dev", "gamma", "gamma_dev", "tweedie", "tweedie_dev", "exponential")
-instantiate(EW_TEMPLATE, NAMES, globals(), __file__)
+instantiate_elementwise(NAMES, globals(), __file__)
