@@ -17,6 +17,7 @@ from ._loss import _REGISTRY, Loss, PylossNotImplementedError, get, losses
 from . import _defs  # noqa: F401  (registers every loss)
 from ._defs.classification import smooth_labels
 from ._version import __version__
+from ._warmup import warmup
 
 # Every registered loss is a public name: pl.mse, pl.cross_entropy, ...
 globals().update(_REGISTRY)
@@ -24,7 +25,7 @@ globals().update(_REGISTRY)
 __all__ = [
     "Loss", "losses", "get", "backends", "checking", "set_num_threads", "get_num_threads",
     "PylossError", "PylossValueError", "PylossTypeError", "PylossNotImplementedError", "CheckError",
-    "PylossMemoryError",
+    "PylossMemoryError", "warmup",
 ] + list(_REGISTRY)
 
 

@@ -23,16 +23,17 @@ from ._loss import Loss as Loss
 from ._loss import PylossNotImplementedError as PylossNotImplementedError
 from ._loss import get as get
 from ._loss import losses as losses
+from ._warmup import warmup as warmup
 
 __version__: str
 __all__ = ["Loss", "losses", "get", "backends", "checking", "set_num_threads", "get_num_threads",
     "PylossError", "PylossValueError", "PylossTypeError", "PylossNotImplementedError",
-    "CheckError", "PylossMemoryError", "mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile",
-    "pseudo_huber", "fair", "expectile", "cross_entropy", "softmax_focal", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "sigmoid_focal", "triplet", "contrastive", "kl_gaussian",
-    "kl_div", "vae", "gan_discriminator", "gan_generator", "dice", "iou", "tversky",
-    "generalized_dice", "dice_bce", "focal_smooth_l1", "poisson", "gamma", "tweedie",
-    "exponential", "info_nce", "nt_xent", "supcon", "batch_triplet", "margin_ranking",
+    "CheckError", "PylossMemoryError", "warmup", "mse", "mae", "huber", "smooth_l1", "log_cosh",
+    "quantile", "pseudo_huber", "fair", "expectile", "cross_entropy", "softmax_focal",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal", "triplet",
+    "contrastive", "kl_gaussian", "kl_div", "vae", "gan_discriminator", "gan_generator", "dice",
+    "iou", "tversky", "generalized_dice", "dice_bce", "focal_smooth_l1", "poisson", "gamma",
+    "tweedie", "exponential", "info_nce", "nt_xent", "supcon", "batch_triplet", "margin_ranking",
     "cosine_embedding", "lovasz_softmax", "giou", "diou", "ciou"]
 
 _Array = NDArray[np.floating[Any]]

@@ -9,6 +9,7 @@ COMMANDS = {
     "bench": ("pyloss.bench", "time pyloss backends against NumPy and installed peers"),
     "info": ("pyloss._info", "version, backends, threads, build flags, CPU features"),
     "plot": ("pyloss._plot", "draw a loss and its gradient to a PNG (needs matplotlib)"),
+    "warmup": ("pyloss._warmup", "compile the Numba kernels now (one first call per loss and dtype)"),
 }
 
 

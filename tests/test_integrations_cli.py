@@ -2,6 +2,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 
 import pyloss as pl
@@ -75,3 +76,27 @@ def test_plot_errors(tmp_path, capsys):
     assert cli.main(["plot", "huber", "--param", "delta=-1", "-o", str(tmp_path / "x.png")]) == 2
     assert "delta" in capsys.readouterr().err
     assert cli.main(["plot"]) == 2
+
+
+needs_numba = pytest.mark.skipif("numba" not in pl.backends(), reason="numba backend not available")
+
+
+@needs_numba
+def test_warmup_command_compiles_and_reports(capsys):
+    assert cli.main(["warmup", "--losses", "mse,kl_div", "--dtypes", "float32", "--serial-only"]) == 0
+    out = capsys.readouterr().out
+    assert "mse" in out and "kl_div" in out and "2 loss/dtype pairs" in out
+    rows = pl.warmup(["huber"], ["float64"], parallel=False)
+    assert [(r["loss"], r["dtype"]) for r in rows] == [("huber", "float64")]
+    assert rows[0]["seconds"] >= 0
+    # the kernels it compiled are the ones a call then uses: same results as before
+    a, b = np.linspace(-3, 3, 64), np.zeros(64)
+    assert pl.huber(a, b, backend="numba") == pytest.approx(pl.huber(a, b, backend="numpy"), rel=1e-12)
+
+
+@needs_numba
+def test_warmup_rejects_unknown_losses(capsys):
+    with pytest.raises(ValueError, match="no_such_loss"):
+        pl.warmup(["no_such_loss"])
+    with pytest.raises(SystemExit, match="no_such_loss"):
+        cli.main(["warmup", "--losses", "no_such_loss"])

@@ -189,7 +189,7 @@ def run(args):
                         "impl": i.label, "kind": i.kind, "error": i.error,
                         "median": float(np.median(s)) if s else None,
                         "min": s[0] if s else None, "max": s[-1] if s else None,
-                        "samples": s, "number": i.number,
+                        "samples": s, "number": i.number, "first_call": i.first,
                         "bytes_in": rin, "bytes_out": rout, "n_exp": n_exp, "n_log": n_log})
                 prog.step(f"{name} n={_fmt_n(n)} {op}")
     prog.close()

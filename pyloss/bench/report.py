@@ -173,6 +173,11 @@ def _render(h, results):
                                           for c, (x, w) in enumerate(zip(row, widths))))
             if k == 0:
                 lines.append("  " + "  ".join("-" * w for w in widths))
+        first = [f"{r['impl'][len('pyloss '):]} {_fmt_time(r['first_call'])}" for r in rows
+                 if r["impl"].startswith("pyloss") and r.get("first_call") is not None]
+        if first:
+            lines.append("  first call (JIT compile or cache load; not in the timings): "
+                         + ", ".join(first))
         lines.append("")
     return "\n".join(lines) + "\n"
 

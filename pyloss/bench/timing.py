@@ -11,12 +11,15 @@ class Impl:
         self.number = 1
         self.samples = []
         self.error = None
+        self.first = None   # seconds of the first call: JIT compile / cache load, first touch
 
 
 def _calibrate(impl, sample_s):
     fn = impl.fn
     try:
+        t = time.perf_counter()
         fn()  # warm-up: JIT compiles, first-touch, caches
+        impl.first = time.perf_counter() - t
         t = time.perf_counter()
         fn()
         dt = time.perf_counter() - t
