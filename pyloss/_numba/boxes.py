@@ -4,18 +4,19 @@ import math
 import numba
 import numpy as np
 
-from . import PARALLEL, pairwise
+from . import instantiate, pairwise, vsum  # noqa: F401 (used by the template)
 
 BLOCK = 4096   # csrc/boxes.c: PL_BOX_BLOCK
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _dmax(a, b):
     return 1.0 if a > b else (0.5 if a == b else 0.0)
 
 
-@numba.njit(cache=True)
-def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps, d):
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps):
+    """(loss, d/dx1, d/dy1, d/dx2, d/dy2) of one box pair, in double."""
     ix1 = x1 if x1 > gx1 else gx1
     iy1 = y1 if y1 > gy1 else gy1
     ix2 = x2 if x2 < gx2 else gx2
@@ -74,53 +75,79 @@ def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps, d):
             dwa = c * h
             dha = -c * w
     d_it = d_i - d_u if m else 0.0
-    d[0] = -d_it * ih * _dmax(x1, gx1) - d_u * h - dcw * _dmax(gx1, x1) + ddx - dwa
-    d[1] = -d_it * iw * _dmax(y1, gy1) - d_u * w - dch * _dmax(gy1, y1) + ddy - dha
-    d[2] = d_it * ih * _dmax(gx2, x2) + d_u * h + dcw * _dmax(x2, gx2) + ddx + dwa
-    d[3] = d_it * iw * _dmax(gy2, y2) + d_u * w + dch * _dmax(y2, gy2) + ddy + dha
-    return loss
+    return (loss,
+            -d_it * ih * _dmax(x1, gx1) - d_u * h - dcw * _dmax(gx1, x1) + ddx - dwa,
+            -d_it * iw * _dmax(y1, gy1) - d_u * w - dch * _dmax(gy1, y1) + ddy - dha,
+            d_it * ih * _dmax(gx2, x2) + d_u * h + dcw * _dmax(x2, gx2) + ddx + dwa,
+            d_it * iw * _dmax(gy2, y2) + d_u * w + dch * _dmax(y2, gy2) + ddy + dha)
 
 
-@numba.njit(cache=True)
-def _block(pred, target, weight, kind, eps, scale, loss, grad, s, e):
-    acc = 0.0
-    d = np.empty(4)
-    for i in range(s, e):
-        f64 = np.float64   # float() keeps a float32 a float32 in Numba
-        l = box_point(f64(pred[i, 0]), f64(pred[i, 1]), f64(pred[i, 2]), f64(pred[i, 3]),
-                      f64(target[i, 0]), f64(target[i, 1]), f64(target[i, 2]),
-                      f64(target[i, 3]), kind, eps, d)
+# One compiled body per kind ({name} = 0 giou, 1 diou, 2 ciou, a constant in
+# the code): its branches fold away, so giou and diou keep no atan2 call,
+# which would keep their loop scalar.
+_TEMPLATE = '''
+def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, s, e):
+    # views indexed from 0 (a block offset in the index keeps Numba's
+    # wraparound test and the loop scalar); the terms go to lb, summed by vsum
+    pv = pred[s:e]
+    tv = target[s:e]
+    if weight is not None:
+        wv = weight[s:e]
+    if loss is not None:
+        lv = loss[s:e]
+    if grad is not None:
+        gv = grad[s:e]
+    f64 = np.float64   # float() keeps a float32 a float32 in Numba
+    n = pv.shape[0]
+    for i in range(n):
+        l, d0, d1, d2, d3 = box_point(f64(pv[i, 0]), f64(pv[i, 1]), f64(pv[i, 2]), f64(pv[i, 3]),
+                                      f64(tv[i, 0]), f64(tv[i, 1]), f64(tv[i, 2]),
+                                      f64(tv[i, 3]), {name}, eps)
         w = 1.0
         if weight is not None:
-            w = np.float64(weight[i])
+            w = f64(wv[i])
         l *= w
         if loss is not None:
-            loss[i] = l
-        acc += l
+            lv[i] = l
+        lb[i] = l
         if grad is not None:
             sw = scale * w
-            for j in range(4):
-                grad[i, j] = sw * d[j]
-    return acc
+            gv[i, 0] = sw * d0
+            gv[i, 1] = sw * d1
+            gv[i, 2] = sw * d2
+            gv[i, 3] = sw * d3
+    return vsum(lb, n)
 
 
-@numba.njit(cache=True)
-def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
+def box{name}_ser(pred, target, weight, eps, scale, loss, grad):
     n = pred.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
+    lb = np.empty(BLOCK)
     for b in range(nb):
-        part[b] = _block(pred, target, weight, kind, eps, scale, loss, grad, b * BLOCK,
-                         min(n, (b + 1) * BLOCK))
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
+                               min(n, (b + 1) * BLOCK))
     return pairwise(part)
 
 
-@numba.njit(cache=True, parallel=PARALLEL)
-def box_par(pred, target, weight, kind, eps, scale, loss, grad):
+def box{name}_par(pred, target, weight, eps, scale, loss, grad):
     n = pred.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     for b in numba.prange(nb):
-        part[b] = _block(pred, target, weight, kind, eps, scale, loss, grad, b * BLOCK,
-                         min(n, (b + 1) * BLOCK))
+        lb = np.empty(BLOCK)
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
+                               min(n, (b + 1) * BLOCK))
     return pairwise(part)
+'''
+instantiate(_TEMPLATE, ("0", "1", "2"), globals(), __file__, error_model="numpy")
+_SER = (box0_ser, box1_ser, box2_ser)  # noqa: F821 (made by instantiate)
+_PAR = (box0_par, box1_par, box2_par)  # noqa: F821
+
+
+def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
+    return _SER[kind](pred, target, weight, eps, scale, loss, grad)
+
+
+def box_par(pred, target, weight, kind, eps, scale, loss, grad):
+    return _PAR[kind](pred, target, weight, eps, scale, loss, grad)
