@@ -3,8 +3,6 @@
 dice_bce runs the segmentation region driver with its BCE accumulation on
 (``segmentation.region_ser/_par`` with ``bce=1``); focal_smooth_l1 is here.
 """
-import math
-
 import numba
 import numpy as np
 

@@ -1,8 +1,6 @@
 """Numba kernels of the generative family (mirror of csrc/generative_impl.h):
 the kl_gaussian and vae row kernels (blocked as in ``_numba.embedding``) and
 the elementwise kl_div and GAN terms (``EW_TEMPLATE``)."""
-import math
-
 import numba
 import numpy as np
 
@@ -11,18 +9,25 @@ from .embedding import rows_per_block
 from .vmath import HALF, ONE, ZERO, vexp, vlog, vlog1p_unit
 
 
-@numba.njit(cache=True, inline="always")
-def _kl_row(MU, LV, r, cm, cl, gm, gl):
-    # sum_j (1 + lv - mu^2 - e^lv) in float64; e^lv overflows to inf as the math does
-    q = 0.0
-    for j in range(MU.shape[1]):
-        m, v = MU[r, j], LV[r, j]
-        e = np.exp(v)
-        q += (1.0 + np.float64(v)) - (np.float64(m) * np.float64(m) + np.float64(e))
+@numba.njit(cache=True, error_model="numpy")
+def _kl_row(MU, LV, r, cm, cl, gm, gl, qb):
+    """sum_j (1 + lv - mu^2 - e^lv) of row r in float64 (e^lv overflows to inf
+    as the math does), its gradient into gm/gl; on row views indexed from 0,
+    the terms through the buffer qb and vsum, so the loop vectorises."""
+    mu = MU[r]
+    lv = LV[r]
+    if gm is not None:
+        gmr = gm[r]
+        glr = gl[r]
+    d = mu.size
+    for j in range(d):
+        m, v = mu[j], lv[j]
+        e = vexp(v)
+        qb[j] = (1.0 + np.float64(v)) - (np.float64(m) * np.float64(m) + np.float64(e))
         if gm is not None:
-            gm[r, j] = cm * m
-            gl[r, j] = cl * (e - 1)
-    return q
+            gmr[j] = cm * m
+            glr[j] = cl * (e - ONE)
+    return vsum(qb, d)
 
 
 @numba.njit(cache=True)
@@ -30,8 +35,9 @@ def kl_gaussian_block(MU, LV, scale, loss, gm, gl, r0, r1):
     t = MU.dtype.type
     cm, cl = t(scale), t(0.5 * scale)
     acc = 0.0
+    qb = np.empty(MU.shape[1])
     for r in range(r0, r1):
-        l = -0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl)
+        l = -0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl, qb)
         acc += l
         if loss is not None:
             loss[r] = l
@@ -72,32 +78,43 @@ def kl_gaussian(n, d, arrays, scale, loss, grads, nthreads):
     return fn(MU, LV, float(scale), None if loss is None else loss.reshape(n), gm, gl)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _recon_row(rr, xr, grr, bce, sc, two_sc, qb):
+    """Reconstruction term of one row (views rr, xr; gradient row grr or
+    None), in float64 through qb and vsum: BCE-with-logits softplus(r) - r x
+    (and sigmoid(r) - x) from one e = exp(-|r|), or the squared error."""
+    nf = rr.size
+    for j in range(nf):
+        rj, xj = rr[j], xr[j]
+        if bce:
+            e = vexp(-abs(rj))
+            inv = ONE / (ONE + e)
+            sp = max(np.float64(rj), 0.0) + np.float64(vlog1p_unit(e, inv))
+            qb[j] = sp - np.float64(rj) * np.float64(xj)
+            if grr is not None:
+                sig = inv if rj >= 0 else e * inv
+                grr[j] = sc * (sig - xj)
+        else:
+            u = rj - xj
+            qb[j] = np.float64(u) * np.float64(u)
+            if grr is not None:
+                grr[j] = two_sc * u
+    return vsum(qb, nf)
+
+
 @numba.njit(cache=True)
 def vae_block(R, X, MU, LV, bce, beta, scale, loss, gr, gm, gl, r0, r1):
     t = R.dtype.type
     sc, two_sc = t(scale), t(2.0 * scale)
     cm, cl = t(scale * beta), t(0.5 * scale * beta)
-    one = t(1.0)
     acc = 0.0
+    qb = np.empty(max(MU.shape[1], R.shape[1]))
     for r in range(r0, r1):
-        q = 0.0
-        for j in range(R.shape[1]):
-            rj, xj = R[r, j], X[r, j]
-            if bce:
-                # softplus(r) - r x and sigmoid(r) - x from one e = exp(-|r|)
-                e = np.exp(-abs(rj))
-                sp = max(np.float64(rj), 0.0) + math.log1p(np.float64(e))
-                q += sp - np.float64(rj) * np.float64(xj)
-                if gr is not None:
-                    ope = one + e
-                    sig = one / ope if rj >= 0 else e / ope
-                    gr[r, j] = sc * (sig - xj)
-            else:
-                u = rj - xj
-                q += np.float64(u) * np.float64(u)
-                if gr is not None:
-                    gr[r, j] = two_sc * u
-        l = q + beta * (-0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl))
+        if gr is not None:
+            q = _recon_row(R[r], X[r], gr[r], bce, sc, two_sc, qb)
+        else:
+            q = _recon_row(R[r], X[r], None, bce, sc, two_sc, qb)
+        l = q + beta * (-0.5 * _kl_row(MU, LV, r, cm, cl, gm, gl, qb))
         acc += l
         if loss is not None:
             loss[r] = l
