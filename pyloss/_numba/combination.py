@@ -6,55 +6,65 @@ dice_bce runs the segmentation region driver with its BCE accumulation on
 import numba
 import numpy as np
 
-from . import instantiate, pairwise  # noqa: F401 (used by the template)
+from . import instantiate, pairwise, vsum  # noqa: F401 (used by the template)
 from .segmentation import region_par, region_ser  # noqa: F401  (dice_bce)
-from .vmath import vexp, vlog, vlog1p_unit
+from .vmath import ONE, TWO, ZERO, vexp, vlog, vlog1p_unit
 
 BLOCK = 4096
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def focal_point(x, t, alpha, gamma):
     """torchvision sigmoid_focal_loss at one element and d/dx; see the C twin
     for why r = p(1-p)/q keeps g < 1 finite as q = 1 - p_t -> 0."""
     e = vexp(-abs(x))
-    inv = 1.0 / (1.0 + e)
+    inv = ONE / (ONE + e)
     if x >= 0:
         p, pm = inv, e * inv
     else:
         p, pm = e * inv, inv
-    ce = max(x, 0.0) - x * t + vlog1p_unit(e, inv)
-    q = p * (1.0 - t) + pm * t
+    ce = max(x, ZERO) - x * t + vlog1p_unit(e, inv)
+    q = p * (ONE - t) + pm * t
     if gamma == 0.0:
-        qg = 1.0
+        qg = ONE
     elif gamma == 2.0:
         qg = q * q
     else:
         qg = vexp(gamma * vlog(q))          # q = 0: log -inf, exp 0 (gamma > 0)
-    at = alpha * t + (1.0 - alpha) * (1.0 - t) if alpha >= 0 else 1.0
-    r = p * pm / q if q > 0 else 0.0
-    dq = gamma * ce * (2.0 * t - 1.0) * r if gamma != 0.0 else 0.0
+    at = alpha * t + (ONE - alpha) * (ONE - t) if alpha >= 0 else ONE
+    r = p * pm / q if q > 0 else ZERO
+    dq = gamma * ce * (TWO * t - ONE) * r if gamma != 0.0 else ZERO
     return at * ce * qg, at * qg * ((p - t) - dq)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _focal_row(xr, tr, gr, alpha, gamma, sc, lb):
+    """(sum of the focal terms of one anchor's row, whether it has a positive
+    class); views indexed from 0, the terms through lb and vsum, the positives
+    as an integer count, so the loop vectorises."""
+    npos = 0
+    for j in range(xr.size):
+        tv = tr[j]
+        l, g = focal_point(xr[j], tv, alpha, gamma)
+        npos += 1 if tv > 0 else 0
+        lb[j] = l
+        if gr is not None:
+            gr[j] = sc * g
+    return vsum(lb, xr.size), npos > 0
 
 
 @numba.njit(cache=True, error_model="numpy")
 def fsl_block(a0, a1, x, t, bp, bt, alpha, gamma, beta, sc, loss, has_loss, gcls, gbox, has_grad):
     """Rows [a0, a1): (sum of per-anchor terms, positive count)."""
-    K = x.shape[1]
     D = bp.shape[1]
     total = 0.0
     npos = 0
+    lb = np.empty(x.shape[1], x.dtype)
     for a in range(a0, a1):
-        row = 0.0
-        pos = False
-        for j in range(K):
-            tv = t[a, j]
-            l, g = focal_point(x[a, j], tv, alpha, gamma)
-            if tv > 0:
-                pos = True
-            row += l
-            if has_grad:
-                gcls[a, j] = sc * g
+        if has_grad:
+            row, pos = _focal_row(x[a], t[a], gcls[a], alpha, gamma, sc, lb)
+        else:
+            row, pos = _focal_row(x[a], t[a], None, alpha, gamma, sc, lb)
         for d in range(D):
             r = bp[a, d] - bt[a, d]
             ar = abs(r)
