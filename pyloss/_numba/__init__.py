@@ -181,6 +181,12 @@ def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
 '''
 
 
+#: Decorator of a point function (and its helpers) of the elementwise driver:
+#: IR-inlined into the block, so the loop is one body LLVM can vectorise, and
+#: NumPy's error model (see instantiate_elementwise).
+point = numba.njit(cache=True, inline="always", error_model="numpy")
+
+
 def instantiate_elementwise(names, namespace, filename):
     """The elementwise driver for each loss in `names` (``<name>_point`` in
     `namespace`).  NumPy's error model: a float division by zero gives inf or

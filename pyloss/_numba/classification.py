@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, instantiate_elementwise, pairwise, pick, vsum  # noqa: F401
+from . import BLOCK, PARALLEL, instantiate_elementwise, point, pairwise, pick, vsum  # noqa: F401
 from .vmath import ONE, TWO, ZERO, like, vexp, vexp_nonpos, vlog, vlog1p_unit
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
@@ -20,10 +20,7 @@ MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
 
 # ------------------------------------------------------------------ elementwise
 
-_point = numba.njit(cache=True, inline="always", error_model="numpy")
-
-
-@_point
+@point
 def _sig_pair(x):
     # (sigmoid(x), sigmoid(-x), log1p(e)) from e = exp(-|x|) and one division
     e = vexp(-abs(x))
@@ -37,7 +34,7 @@ def _sig_pair(x):
     return small, big, lp
 
 
-@_point
+@point
 def binary_cross_entropy_point(p, t, a, p0, p1):
     # log p and log(1 - p) clamped at -100, as PyTorch (and the C kernel)
     if p != p:
@@ -50,7 +47,7 @@ def binary_cross_entropy_point(p, t, a, p0, p1):
     return -(t * lp + (ONE - t) * l1p), pt / d, (pt * pt + t * (ONE - t)) / (d * d)
 
 
-@_point
+@point
 def binary_cross_entropy_with_logits_point(x, t, a, has_pw, p1):
     lw = (ONE - t) + a * t if has_pw != 0 else ONE
     p, pm, lp = _sig_pair(x)
@@ -60,7 +57,7 @@ def binary_cross_entropy_with_logits_point(x, t, a, has_pw, p1):
     return l, (ONE - t) * p - pw * t * pm, lw * p * pm
 
 
-@_point
+@point
 def _focal_q(x, t):
     # p, 1 - p, the BCE term ce and q = 1 - p_t
     p, pm, lp = _sig_pair(x)
@@ -68,7 +65,7 @@ def _focal_q(x, t):
     return p, pm, ce, p * (ONE - t) + pm * t
 
 
-@_point
+@point
 def _focal_finish(p, pm, ce, q, F, t, alpha, gamma):
     # q^(gamma-1) q' = q^gamma v (1 - 2t), v = p(1-p)/q: finite for gamma < 1
     s = p * pm
@@ -85,14 +82,14 @@ def _focal_finish(p, pm, ce, q, F, t, alpha, gamma):
     return l, g, h
 
 
-@_point
+@point
 def sigmoid_focal_g2_point(x, t, aux, alpha, gamma):
     # gamma == 2 (the default): F = q^2, a multiply
     p, pm, ce, q = _focal_q(x, t)
     return _focal_finish(p, pm, ce, q, q * q, t, alpha, gamma)
 
 
-@_point
+@point
 def sigmoid_focal_gen_point(x, t, aux, alpha, gamma):
     # any other gamma: F = exp(gamma log q) (q = 0: log -inf, exp 0), 1 at gamma 0
     p, pm, ce, q = _focal_q(x, t)

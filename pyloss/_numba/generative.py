@@ -4,7 +4,7 @@ the elementwise kl_div and GAN terms (``EW_TEMPLATE``)."""
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, instantiate_elementwise, pairwise, pick, vsum  # noqa: F401
+from . import BLOCK, PARALLEL, instantiate_elementwise, point, pairwise, pick, vsum  # noqa: F401
 from .embedding import rows_per_block
 from .vmath import HALF, ONE, ZERO, vexp, vlog, vlog1p_unit
 
@@ -160,7 +160,7 @@ def vae(n, nf, nl, arrays, bce, beta, scale, loss, grads, nthreads):
 
 # ---------------------------------------------------------------- elementwise
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def kl_div_point(x, t, a, log_target, p1):
     # torch F.kl_div: xlogy(t, t) - t x, or exp(t) (t - x) with log_target
     if log_target != 0:
@@ -170,7 +170,7 @@ def kl_div_point(x, t, a, log_target, p1):
     return xlogy - t * x, -t, ZERO
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def _sig_pair(x):
     # (sigmoid(x), sigmoid(-x), log1p(e)) from e = exp(-|x|) and one division
     e = vexp(-abs(x))
@@ -181,49 +181,49 @@ def _sig_pair(x):
     return e * inv, inv, lp
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_real_bce_point(x, t, a, p0, p1):
     s_pos, s_neg, lp = _sig_pair(x)
     return (-x if x < 0 else ZERO) + lp, -s_neg, s_pos * s_neg  # max(-x, 0); x*0 is nan at inf
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_fake_bce_point(x, t, a, p0, p1):
     s_pos, s_neg, lp = _sig_pair(x)
     return (x if x > 0 else ZERO) + lp, s_pos, s_pos * s_neg
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_real_hinge_point(x, t, a, p0, p1):
     v = ONE - x
     g = -ONE if v > 0 else (ZERO if v == v else v)
     return (ZERO if v < 0 else v), g, ZERO
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_fake_hinge_point(x, t, a, p0, p1):
     v = ONE + x
     g = ONE if v > 0 else (ZERO if v == v else v)
     return (ZERO if v < 0 else v), g, ZERO
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_real_wasserstein_point(x, t, a, p0, p1):
     return -x, -ONE, ZERO
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_fake_wasserstein_point(x, t, a, p0, p1):
     return x, ONE, ZERO
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_real_lsgan_point(x, t, a, p0, p1):
     u = x - ONE
     return HALF * u * u, u, ONE
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gan_fake_lsgan_point(x, t, a, p0, p1):
     return HALF * x * x, x, ONE
 

@@ -9,11 +9,11 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, instantiate_elementwise, pairwise, vsum  # noqa: F401 (used by the template)
+from . import BLOCK, instantiate_elementwise, point, pairwise, vsum  # noqa: F401 (used by the template)
 from .vmath import HALF, ONE, TWO, ZERO, like, vexp, vlog
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def _ymul(y, e):
     # y * e with a zero factor giving 0 even where e overflowed
     if y == 0:
@@ -21,7 +21,7 @@ def _ymul(y, e):
     return y * e
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def _poisson(p, t, dev):
     e = vexp(p)
     gr = e - t
@@ -31,7 +31,7 @@ def _poisson(p, t, dev):
     return e - _ymul(t, p), gr, e
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def _gamma(p, t, dev):
     ye = t * vexp(-p)
     if dev:
@@ -39,7 +39,7 @@ def _gamma(p, t, dev):
     return p + ye, ONE - ye, ye
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def _tweedie(p, t, pw, dev):
     a = ONE - pw
     b = TWO - pw
@@ -78,7 +78,7 @@ def _tweedie(p, t, pw, dev):
     return lo, gr, he
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def exponential_point(p, t, a, p0, p1):
     # y e^-r as y * exp(-r): Numba's float division raises on a zero divisor
     e = vexp(p)
@@ -87,32 +87,32 @@ def exponential_point(p, t, a, p0, p1):
     return u + v, v - u, u + v
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def poisson_point(p, t, a, p0, p1):
     return _poisson(p, t, False)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def poisson_dev_point(p, t, a, p0, p1):
     return _poisson(p, t, True)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gamma_point(p, t, a, p0, p1):
     return _gamma(p, t, False)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def gamma_dev_point(p, t, a, p0, p1):
     return _gamma(p, t, True)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def tweedie_point(p, t, a, pw, p1):
     return _tweedie(p, t, pw, False)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@point
 def tweedie_dev_point(p, t, a, pw, p1):
     return _tweedie(p, t, pw, True)
 

@@ -4,16 +4,13 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, instantiate_elementwise, pairwise, vsum  # noqa: F401 (used by the template)
+from . import BLOCK, instantiate_elementwise, point, pairwise, vsum  # noqa: F401 (used by the template)
 from .vmath import F32, FOUR, HALF, ONE, TWO, ZERO, by_dtype, like, vexp, vlog1p_pos, vlog1p_unit
 
 LN2 = math.log(2.0)
 
 
-_point = numba.njit(cache=True, inline="always", error_model="numpy")
-
-
-@_point
+@point
 def _sign(r):
     # sign with sign(0) = 0 (kink sub-gradient) and NaN kept
     if r > 0:
@@ -23,19 +20,19 @@ def _sign(r):
     return r * ZERO
 
 
-@_point
+@point
 def mse_point(p, t, a, p0, p1):
     r = p - t
     return r * r, TWO * r, TWO
 
 
-@_point
+@point
 def mae_point(p, t, a, p0, p1):
     r = p - t
     return abs(r), _sign(r), ZERO
 
 
-@_point
+@point
 def huber_point(p, t, a, delta, p1):
     r = p - t
     ar = abs(r)
@@ -44,7 +41,7 @@ def huber_point(p, t, a, delta, p1):
     return delta * (ar - HALF * delta), delta * _sign(r), ZERO
 
 
-@_point
+@point
 def smooth_l1_point(p, t, a, beta, inv_beta):
     r = p - t
     ar = abs(r)
@@ -53,7 +50,7 @@ def smooth_l1_point(p, t, a, beta, inv_beta):
     return ar - HALF * beta, _sign(r), ZERO
 
 
-@_point
+@point
 def _sinh_series_f32(x):
     # sinh(x) for |x| <= 1/2 (csrc/regression_impl.h's float terms)
     x2 = x * x
@@ -63,7 +60,7 @@ def _sinh_series_f32(x):
     return (s * x2 + ONE) * x
 
 
-@_point
+@point
 def _sinh_series_f64(x):
     x2 = x * x
     s = 1.0 / 355687428096000.0
@@ -80,7 +77,7 @@ def _sinh_series_f64(x):
 _sinh_series = by_dtype(_sinh_series_f32, _sinh_series_f64)
 
 
-@_point
+@point
 def log_cosh_point(p, t, a, p0, p1):
     # |r| < 1: log1p(2 sinh^2(r/2)) avoids the cancellation of the large-|r|
     # form |r| - ln2 + log1p(exp(-2|r|)); see csrc/regression_impl.h.  Both
@@ -101,7 +98,7 @@ def log_cosh_point(p, t, a, p0, p1):
     return (L if small else ar - like(r, LN2) + L), math.copysign(th, r), h
 
 
-@_point
+@point
 def quantile_point(p, t, a, q0, p1):
     # p1 != 0: several levels, this element's level is the auxiliary input
     q = a if p1 != 0 else q0
@@ -113,7 +110,7 @@ def quantile_point(p, t, a, q0, p1):
     return (q - ONE) * u, u * ZERO, ZERO
 
 
-@_point
+@point
 def pseudo_huber_point(p, t, a, delta, inv_delta):
     # l = delta |r| (|x| / (1 + s)), s = sqrt(1 + x^2): no cancellation, no
     # overflow (see csrc/regression_impl.h)
@@ -127,7 +124,7 @@ def pseudo_huber_point(p, t, a, delta, inv_delta):
     return delta * abs(r) * (ax / (ONE + s)), r / s, i * i * i
 
 
-@_point
+@point
 def _xml_series_f32(z):
     # 1/3 + z/5 + z^2/7 + ... (csrc/regression_impl.h's float terms, to 1/19)
     q = F32(1.0 / 19.0)
@@ -136,7 +133,7 @@ def _xml_series_f32(z):
     return q
 
 
-@_point
+@point
 def _xml_series_f64(z):
     q = 1.0 / 35.0
     for k in range(16, 0, -1):
@@ -147,7 +144,7 @@ def _xml_series_f64(z):
 _xml_series = by_dtype(_xml_series_f32, _xml_series_f64)
 
 
-@_point
+@point
 def _x_minus_log1p(x):
     # x - log1p(x) = x s - 2 s^3 (1/3 + s^2/5 + ...), s = x / (2 + x), x <= 1;
     # both forms computed and one selected (the loop vectorises)
@@ -158,7 +155,7 @@ def _x_minus_log1p(x):
     return small if x <= ONE else large
 
 
-@_point
+@point
 def fair_point(p, t, a, c, inv_c):
     r = p - t
     ar = abs(r)
@@ -166,7 +163,7 @@ def fair_point(p, t, a, c, inv_c):
     return c * c * _x_minus_log1p(ar * inv_c), q * r, q * q
 
 
-@_point
+@point
 def expectile_point(p, t, a, tau, p1):
     u = t - p
     w = ONE - tau if u < 0 else tau
