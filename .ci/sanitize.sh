@@ -152,7 +152,7 @@ import sys; sys.path.insert(0, ".")
 import numpy as np
 from pyloss._numba import regression as R
 try:
-    R.mse_ser(np.ones(9), np.ones(8), None, None, 0.0, 0.0, 1.0, None, None, None)
+    R.mse_ser(np.ones(9), np.ones(8), None, None, 0.0, 0.0, 1.0, np.empty(0), None, None)
 except IndexError:
     print("sanitize: Numba canary out-of-bounds read caught (bounds checking is on)")
 else:

@@ -68,6 +68,15 @@ def pick(ser, par, n, nthreads):
     return ser
 
 
+def empty_input(shape, dtype):
+    """A read-only empty array standing for an absent input of a kernel, of
+    the type the bound inputs have (pyloss._loss._read_only_inputs): one
+    compiled variant whichever input is absent."""
+    a = np.empty(shape, dtype)
+    a.flags.writeable = False
+    return a
+
+
 def instantiate(template, names, namespace, filename, **jit):
     """exec `template` once per name (``{name}`` substituted) into namespace,
     jit each function it defines with cache=True, and return them."""
@@ -112,8 +121,12 @@ def pairwise(x):
 
 
 # The elementwise driver: per loss, a block kernel and a serial and a
-# parallel run over fixed blocks.  Optional arrays are None, which Numba
-# specialises on, so absent outputs cost nothing.
+# parallel run over fixed blocks.  Optional inputs and derivative outputs are
+# None, which Numba specialises on, so absent ones cost nothing.  `loss` is
+# always an array -- empty when no per-element output is wanted -- and picked
+# per block at run time: the terms go to it or to the block buffer, the same
+# stores either way, so value and reduction="none" share one specialisation
+# (a None-able loss doubled the compiled variants of every loss).
 EW_TEMPLATE = '''
 def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb, s, e):
     # Views of the block, indexed from 0: with the block's offset in the
@@ -128,13 +141,13 @@ def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb,
         wv = weight[s:e]
     if aux is not None:
         av = aux[s:e]
-    if loss is not None:
-        lv = loss[s:e]
     if grad is not None:
         gv = grad[s:e]
     if hess is not None:
         hv = hess[s:e]
     n = pv.size
+    keep = loss.size != 0
+    lv = loss[s:e] if keep else lb[:n]
     for i in range(n):
         if aux is not None:
             l, g, h = {name}_point(pv[i], tv[i], av[i], p0, p1)
@@ -145,17 +158,14 @@ def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb,
             l = w * l
             g = w * g
             h = w * h
-        if loss is not None:
-            lv[i] = l
-        else:
-            lb[i] = l
+        lv[i] = l
         if grad is not None:
             gv[i] = scale * g
         if hess is not None:
             hv[i] = scale * h
-    if loss is not None:
+    if keep:
         return 0.0
-    return vsum(lb, n)
+    return vsum(lv, n)
 
 
 def {name}_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
@@ -201,6 +211,7 @@ def elementwise(module, name, dtype):
     ser = getattr(module, name + "_ser")
     par = getattr(module, name + "_par")
     t = dtype.type
+    no_loss = np.empty(0, dtype)
 
     def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
         fn = pick(ser, par, pred.size, nthreads)
@@ -208,7 +219,7 @@ def elementwise(module, name, dtype):
                   None if weight is None else weight.ravel(),
                   None if aux is None else aux.ravel(),
                   t(p0), t(p1), t(scale),
-                  None if loss is None else loss.ravel(),
+                  no_loss if loss is None else loss.ravel(),
                   None if grad is None else grad.ravel(),
                   None if hess is None else hess.ravel())
     return run

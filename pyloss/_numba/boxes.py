@@ -86,19 +86,20 @@ def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps):
 # the code): its branches fold away, so giou and diou keep no atan2 call,
 # which would keep their loop scalar.
 _TEMPLATE = '''
-def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, s, e):
+def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, s, e):
     # views indexed from 0 (a block offset in the index keeps Numba's
     # wraparound test and the loop scalar); the terms go to lb, summed by vsum
     pv = pred[s:e]
     tv = target[s:e]
     if weight is not None:
         wv = weight[s:e]
-    if loss is not None:
-        lv = loss[s:e]
     if grad is not None:
         gv = grad[s:e]
     f64 = np.float64   # float() keeps a float32 a float32 in Numba
     n = pv.shape[0]
+    # `loss` is empty when no per-box loss is wanted: the terms then go to a
+    # scratch row (one specialisation for both; a store either way)
+    lv = loss[s:e] if loss.size != 0 else ls[:n]
     for i in range(n):
         l, d0, d1, d2, d3 = box_point(f64(pv[i, 0]), f64(pv[i, 1]), f64(pv[i, 2]), f64(pv[i, 3]),
                                       f64(tv[i, 0]), f64(tv[i, 1]), f64(tv[i, 2]),
@@ -107,8 +108,7 @@ def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, s, e):
         if weight is not None:
             w = f64(wv[i])
         l *= w
-        if loss is not None:
-            lv[i] = l
+        lv[i] = l
         lb[i] = l
         if grad is not None:
             sw = scale * w
@@ -124,8 +124,9 @@ def box{name}_ser(pred, target, weight, eps, scale, loss, grad):
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     lb = np.empty(BLOCK)
+    ls = np.empty(BLOCK, pred.dtype)
     for b in range(nb):
-        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, b * BLOCK,
                                min(n, (b + 1) * BLOCK))
     return pairwise(part)
 
@@ -136,7 +137,8 @@ def box{name}_par(pred, target, weight, eps, scale, loss, grad):
     part = np.empty(nb)
     for b in numba.prange(nb):
         lb = np.empty(BLOCK)
-        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
+        ls = np.empty(BLOCK, pred.dtype)
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, b * BLOCK,
                                min(n, (b + 1) * BLOCK))
     return pairwise(part)
 '''
@@ -145,9 +147,14 @@ _SER = (box0_ser, box1_ser, box2_ser)  # noqa: F821 (made by instantiate)
 _PAR = (box0_par, box1_par, box2_par)  # noqa: F821
 
 
+def _loss_arg(pred, loss):
+    # absent per-box losses as an empty array (see _block0)
+    return np.empty(0, pred.dtype) if loss is None else loss
+
+
 def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
-    return _SER[kind](pred, target, weight, eps, scale, loss, grad)
+    return _SER[kind](pred, target, weight, eps, scale, _loss_arg(pred, loss), grad)
 
 
 def box_par(pred, target, weight, kind, eps, scale, loss, grad):
-    return _PAR[kind](pred, target, weight, eps, scale, loss, grad)
+    return _PAR[kind](pred, target, weight, eps, scale, _loss_arg(pred, loss), grad)

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, instantiate_elementwise, point, pairwise, pick, vsum  # noqa: F401
+from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, point, pairwise, pick, vsum  # noqa: F401
 from .vmath import ONE, TWO, ZERO, like, vexp, vexp_nonpos, vlog, vlog1p_unit
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
@@ -250,6 +250,7 @@ def smx_rows(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma,
     indexed from 0 (contiguous for d == 1), so its loops vectorise."""
     acc = 0.0
     er = np.empty(c, z.dtype)               # the exps when there is no gradient row
+    keep = loss.size != 0                   # per-row losses wanted (empty: no)
     for r in range(r0, r1):
         nn = r // d
         base = nn * c * d + (r - nn * d)
@@ -257,7 +258,7 @@ def smx_rows(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma,
         if mode != MODE_PROB:
             yy = y[r]
             if yy == ignore or yy < 0 or yy >= c:
-                if loss is not None:
+                if keep:
                     loss[r] = 0.0
                 if g is not None:
                     for k in range(c):
@@ -280,7 +281,7 @@ def smx_rows(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma,
             else:
                 l = _smx_row(zr, tr, None, er, yy, w, W, eps, scale, mode,
                              alpha, alpha0, gamma, hm)
-        if loss is not None:
+        if keep:
             loss[r] = l
         acc += l
     return acc
@@ -308,7 +309,9 @@ def smx_par(z, y, tp, w, W, eps, ignore, scale, mode, alpha, alpha0, gamma, loss
 
 def softmax_rows(mode, n, c, d, z, y, tp, w, eps, ignore, scale, alpha, alpha0, gamma,
                  loss, g, hm, nthreads):
-    """Run the row engine; arrays are C-contiguous, outputs may be None."""
+    """Run the row engine; arrays are C-contiguous, outputs may be None (an
+    absent `loss` goes in as an empty array: one specialisation for the value
+    with and without per-row losses)."""
     rows = n * d
     if rows == 0:
         return 0.0
@@ -319,7 +322,9 @@ def softmax_rows(mode, n, c, d, z, y, tp, w, eps, ignore, scale, alpha, alpha0, 
     fn = pick(smx_ser, smx_par, rows * c, nthreads)
     rav = lambda a: None if a is None else a.reshape(-1)  # noqa: E731
     # y and tp are indexed under a runtime mode: give absent ones an empty array
-    y = np.empty(0, np.int64) if y is None else y.reshape(-1)
-    tp = np.empty(0, z.dtype) if tp is None else tp.reshape(-1)
+    # (read-only, as the bound inputs are: one type whichever is absent)
+    y = empty_input(0, np.int64) if y is None else y.reshape(-1)
+    tp = empty_input(0, z.dtype) if tp is None else tp.reshape(-1)
     return fn(rav(z), y, tp, w, W, float(eps), int(ignore), float(scale), mode,
-              alpha, float(alpha0), float(gamma), rav(loss), rav(g), bool(hm), c, d, rows, per)
+              alpha, float(alpha0), float(gamma),
+              np.empty(0, z.dtype) if loss is None else loss.reshape(-1), rav(g), bool(hm), c, d, rows, per)

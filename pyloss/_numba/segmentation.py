@@ -253,6 +253,7 @@ def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale
     N, C, S = x.shape
     if N == 0 and not batch:
         return 0.0
+    keep = loss.size != 0       # per-sample (per-class) losses wanted; empty: no
     SB = seg_sb(C)
     nb = (S + SB - 1) // SB
     CN = max(1, seg_chunk(N, C, S))
@@ -310,7 +311,7 @@ def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale
                 for c in range(C):
                     bsum += sums[c, 3]
                 v += bce_w * (bsum / cs)
-            if loss is not None:
+            if keep:
                 loss[n0 + ln] = v
             total += v
         if grad is not None and not batch:
@@ -323,7 +324,7 @@ def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale
             kc[c, 0] = k[0]
             kc[c, 1] = k[1]
             kc[c, 2] = k[2]
-            if loss is not None:
+            if keep:
                 loss[c - c0] = v
             total += v
         if grad is not None and C > 0:
