@@ -129,7 +129,7 @@ def run_region(c, backend, reduction, op, out, *, kernel, act, kind, bce, smooth
                         flags, wtype, alpha, beta, gamma)
     elif backend == "numba":
         from .._numba import pick
-        from .._numba import empty_input as _empty_input
+        from .._numba import empty_input as _empty_input, no_output
         from .._numba import segmentation as nb
         fn = pick(nb.region_ser, nb.region_par, c.pred.size, get_num_threads())
         # absent inputs and outputs as empty arrays, the inputs read-only as
@@ -139,7 +139,7 @@ def run_region(c, backend, reduction, op, out, *, kernel, act, kind, bce, smooth
         t3 = _empty_input((0, 0, 0), c.dtype) if haslab else c.target3
         l2 = c.labels2 if haslab else _empty_input((0, 0), np.int64)
         total = fn(c.pred3, t3, l2, haslab, act, kind, bce, float(smooth), float(dice_w),
-                   float(bce_w), float(scale), np.empty(0, dt) if loss is None else loss,
+                   float(bce_w), float(scale), no_output(dt) if loss is None else loss,
                    None if grad is None else grad.reshape(c.N, c.C, c.S),
                    bool(flags & FLAG_IGNORE), c0, batch, int(wtype), float(alpha), float(beta),
                    float(gamma))

@@ -77,6 +77,21 @@ def empty_input(shape, dtype):
     return a
 
 
+_NO_OUTPUT = {}
+
+
+def no_output(dtype):
+    """The empty array that stands for an output the call does not want,
+    where a kernel picks the target at run time instead of specialising on
+    None (the per-element loss of the elementwise, softmax, box and region
+    drivers).  Nothing is ever written to it, so one per dtype is shared."""
+    dtype = np.dtype(dtype)
+    a = _NO_OUTPUT.get(dtype)
+    if a is None:
+        a = _NO_OUTPUT[dtype] = np.empty(0, dtype)
+    return a
+
+
 def instantiate(template, names, namespace, filename, **jit):
     """exec `template` once per name (``{name}`` substituted) into namespace,
     jit each function it defines with cache=True, and return them."""
@@ -211,7 +226,7 @@ def elementwise(module, name, dtype):
     ser = getattr(module, name + "_ser")
     par = getattr(module, name + "_par")
     t = dtype.type
-    no_loss = np.empty(0, dtype)
+    no_loss = no_output(dtype)
 
     def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
         fn = pick(ser, par, pred.size, nthreads)

@@ -4,7 +4,7 @@ import math
 import numba
 import numpy as np
 
-from . import instantiate, pairwise, vsum  # noqa: F401 (used by the template)
+from . import instantiate, no_output, pairwise, vsum  # noqa: F401 (used by the template)
 
 BLOCK = 4096   # csrc/boxes.c: PL_BOX_BLOCK
 
@@ -147,14 +147,11 @@ _SER = (box0_ser, box1_ser, box2_ser)  # noqa: F821 (made by instantiate)
 _PAR = (box0_par, box1_par, box2_par)  # noqa: F821
 
 
-def _loss_arg(pred, loss):
-    # absent per-box losses as an empty array (see _block0)
-    return np.empty(0, pred.dtype) if loss is None else loss
-
-
 def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
-    return _SER[kind](pred, target, weight, eps, scale, _loss_arg(pred, loss), grad)
+    loss = no_output(pred.dtype) if loss is None else loss   # see _block0
+    return _SER[kind](pred, target, weight, eps, scale, loss, grad)
 
 
 def box_par(pred, target, weight, kind, eps, scale, loss, grad):
-    return _PAR[kind](pred, target, weight, eps, scale, _loss_arg(pred, loss), grad)
+    loss = no_output(pred.dtype) if loss is None else loss   # see _block0
+    return _PAR[kind](pred, target, weight, eps, scale, loss, grad)

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, point, pairwise, pick, vsum  # noqa: F401
+from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, no_output, point, pairwise, pick, vsum  # noqa: F401
 from .vmath import ONE, TWO, ZERO, like, vexp, vexp_nonpos, vlog, vlog1p_unit
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
@@ -327,4 +327,4 @@ def softmax_rows(mode, n, c, d, z, y, tp, w, eps, ignore, scale, alpha, alpha0, 
     tp = empty_input(0, z.dtype) if tp is None else tp.reshape(-1)
     return fn(rav(z), y, tp, w, W, float(eps), int(ignore), float(scale), mode,
               alpha, float(alpha0), float(gamma),
-              np.empty(0, z.dtype) if loss is None else loss.reshape(-1), rav(g), bool(hm), c, d, rows, per)
+              no_output(z.dtype) if loss is None else loss.reshape(-1), rav(g), bool(hm), c, d, rows, per)
