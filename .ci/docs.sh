@@ -19,6 +19,6 @@ cd "$(dirname "$0")/.."
 # would build and reinstall pyloss itself (its C units) once more
 pip install --quiet $(python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))')
 sphinx-build -W --keep-going -q -b html docs docs/_build/html
-pytest -p no:cacheprovider -q --doctest-modules pyloss --ignore=pyloss/torch.py \
+pytest -p no:cacheprovider -p no:xdist -q --doctest-modules pyloss --ignore=pyloss/torch.py \
     --ignore=pyloss/dask.py --ignore=pyloss/sklearn.py --ignore=pyloss/boosting.py \
     --ignore=pyloss/_plot.py

@@ -119,6 +119,8 @@ echo "sanitize: canary overread caught (ASan is active)"
 
 echo "sanitize: step 1/2 -- pytest with the ASan runtime preloaded"
 status=0
+# -p no:xdist: one process (tests/conftest.py would start one pytest-xdist
+# worker per CPU, each with its own ASan shadow memory).
 # detect_leaks=0: CPython keeps interned objects alive at exit by design.
 # allocator_may_return_null=1: tests that ask for absurd sizes get MemoryError,
 # not an ASan abort.  halt_on_error / -fno-sanitize-recover: the first report
@@ -128,7 +130,7 @@ env LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$LOGS/ubsan" \
     NUMBA_CACHE_DIR="$NUMBA_CACHE_ASAN" \
     PYLOSS_SANITIZED=1 PYLOSS_DISABLE=numba \
-    "$PY" -m pytest -p no:cacheprovider -q --capture=sys "$@" 2>&1 | tee "$WORK/step1.log" || status=$?
+    "$PY" -m pytest -p no:cacheprovider -p no:xdist -q --capture=sys "$@" 2>&1 | tee "$WORK/step1.log" || status=$?
 scan "$WORK/step1.log" || status=1
 report || status=1
 if [ $status -ne 0 ]; then
@@ -159,7 +161,7 @@ else:
     sys.exit("sanitize: Numba canary out-of-bounds read NOT caught")
 '
 env PYLOSS_SANITIZED=1 PYLOSS_DISABLE=c \
-    "$PY" -m pytest -p no:cacheprovider -q --capture=sys "$@" 2>&1 | tee "$WORK/step2.log" || status=$?
+    "$PY" -m pytest -p no:cacheprovider -p no:xdist -q --capture=sys "$@" 2>&1 | tee "$WORK/step2.log" || status=$?
 scan "$WORK/step2.log" || status=1
 report || status=1
 if [ $status -ne 0 ]; then

@@ -297,6 +297,12 @@ class Loss:
 
 def _read_only(a):
     if isinstance(a, np.ndarray):
+        if not a.flags.aligned:
+            # Unaligned data (np.frombuffer at an odd offset) is yet another
+            # Numba type: every kernel of the loss would compile again (seconds
+            # per loss) for an input that copying to aligned memory makes the
+            # usual type.  The C path copies such inputs too (contiguous()).
+            a = a.copy()
         if not a.flags.writeable:
             return a
         v = a.view()
@@ -313,8 +319,9 @@ def _read_only_inputs(call):
     read-only array is another type than a writeable one: a user's read-only
     input (np.broadcast_to, a memory map, a frozen array) would compile every
     kernel of the loss a second time.  Kernels never write their inputs, so
-    all inputs read-only gives one type, whoever made the array.  About
-    0.4 us per array; outputs are allocated later and stay writeable."""
+    all inputs read-only gives one type, whoever made the array (an unaligned
+    input is copied first, for the same reason).  About 0.4 us per array;
+    outputs are allocated later and stay writeable."""
     names = getattr(type(call), "__slots__", None)
     if names is None:
         d = vars(call)

@@ -310,6 +310,64 @@ def option_variants(loss, case):
     return out
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Plain ``pytest`` runs on every CPU when pytest-xdist is installed (the
+    test extra installs it): one worker per CPU, at most 8 and at most one per
+    3 GB of memory (each worker compiles the Numba kernels its tests need).
+    Most of a first run is Numba compiling, which is single-threaded, so two
+    workers halve it on a 2-core machine.  Left alone when the command line
+    chooses (``-n N``, ``-n 0``, ``--dist``, ``--tx``, ``-p no:xdist``), under
+    ``--pdb`` or ``--collect-only``, and without pytest-xdist (serial, as
+    before); ``PYTEST_XDIST_AUTO_NUM_WORKERS`` sets the count."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    opt = config.option
+    if (getattr(opt, "numprocesses", 0) is not None or getattr(opt, "dist", "no") != "no"
+            or getattr(opt, "tx", None) or getattr(opt, "distload", False)
+            or opt.collectonly or opt.usepdb):
+        return
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if env:
+        n = int(env)
+    else:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        try:
+            mem = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            mem = 1 << 40
+        n = min(cpus or 1, 8, max(1, mem // (3 << 30)))
+    if n >= 2:
+        opt.numprocesses = n
+        opt.dist = "load"
+        opt.tx = ["popen"] * n
+
+
+#: The dtypes whose Numba kernels the quick tests leave to ``-m slow``: float16
+#: computes in float32, so both compile the float32 variants of every kernel,
+#: about 45% of the Numba compilation of a first quick run (issue 16: the
+#: newcomer's ``pytest`` within 10 minutes).  The quick run keeps Numba in
+#: float64 and the C and NumPy backends in every dtype; CI runs both.
+SLOW_NUMBA_DTYPES = (F16, F32)
+
+
+def _slow_numba_dtype(params):
+    if params.get("backend") != "numba" or "dtype" not in params:
+        return False
+    try:
+        return np.dtype(params["dtype"]) in SLOW_NUMBA_DTYPES
+    except TypeError:   # a torch dtype (tests/test_integrations_torch.py)
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and _slow_numba_dtype(callspec.params):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
     # hypothesis imports libcst to print a failing example as a patch, and
     # libcst's import warns (mypy_extensions.TypedDict); under

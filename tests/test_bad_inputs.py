@@ -347,36 +347,36 @@ def test_zero_d_inputs(name, backend):
 
 # ---------------------------------------------------------------- NaN / Inf
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_nan_inf_propagate(name, backend):
+def test_nan_inf_propagate(name, backend, dtype):
     """NaN/Inf in any float input: no crash, the reference's result (an error
     only where the loss documents one, e.g. probabilities outside [0, 1])."""
     loss = pl.get(name)
-    for dtype in (np.float64, np.float32):
-        arrays, opts = make(name, (6,), dtype)
-        for i, a in enumerate(arrays):
-            a = np.asarray(a)
-            if a.dtype.kind != "f":
-                continue
-            for special in (np.nan, np.inf, -np.inf):
-                b = a.copy()
-                b.flat[1] = special
-                expect_consistent(loss, _replace(arrays, i, b), opts, backend, loss.inputs)
-            # Finite inputs whose loss overflows the dtype: no warning, no
-            # crash, the reference's finite results (what overflows, to inf
-            # or to inf - inf = nan, depends on the order of operations).
-            with np.errstate(over="ignore"):
-                huge = (a.astype(np.float64) * 1e30 if dtype == np.float32 else a * 1e300)
-                huge = np.clip(huge, -np.finfo(dtype).max, np.finfo(dtype).max).astype(dtype)
-            expect_consistent(loss, _replace(arrays, i, huge), opts, backend, loss.inputs,
-                              finite_only=True)
-            if loss.inputs[i] in loss.diff:
-                b = np.full_like(a, np.nan)
-                kind, v = outcome(lambda: call(loss, "value", _replace(arrays, i, b), opts,
-                                               backend, "sum"))
-                if kind == "ok":
-                    assert np.isnan(v), f"{name}: all-NaN {loss.inputs[i]} gave {v}"
+    arrays, opts = make(name, (6,), dtype)
+    for i, a in enumerate(arrays):
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            continue
+        for special in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b.flat[1] = special
+            expect_consistent(loss, _replace(arrays, i, b), opts, backend, loss.inputs)
+        # Finite inputs whose loss overflows the dtype: no warning, no
+        # crash, the reference's finite results (what overflows, to inf
+        # or to inf - inf = nan, depends on the order of operations).
+        with np.errstate(over="ignore"):
+            huge = (a.astype(np.float64) * 1e30 if dtype == np.float32 else a * 1e300)
+            huge = np.clip(huge, -np.finfo(dtype).max, np.finfo(dtype).max).astype(dtype)
+        expect_consistent(loss, _replace(arrays, i, huge), opts, backend, loss.inputs,
+                          finite_only=True)
+        if loss.inputs[i] in loss.diff:
+            b = np.full_like(a, np.nan)
+            kind, v = outcome(lambda: call(loss, "value", _replace(arrays, i, b), opts,
+                                           backend, "sum"))
+            if kind == "ok":
+                assert np.isnan(v), f"{name}: all-NaN {loss.inputs[i]} gave {v}"
 
 
 # ---------------------------------------------------------------- out=
@@ -411,80 +411,80 @@ def _bad_outs(g):
     return bad
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_bad_out(name, backend):
+def test_bad_out(name, backend, dtype):
     loss = pl.get(name)
-    for dtype in (np.float64, np.float32):
-        arrays, opts = make(name, (4, 3) if dtype == np.float64 else (6,), dtype)
-        for op in ops_of(loss):
-            if op == "value":
-                with pytest.raises(pl.PylossTypeError) as ei:
-                    loss(*arrays, backend=backend, out=np.empty(3), **opts)
+    arrays, opts = make(name, (4, 3) if dtype == np.float64 else (6,), dtype)
+    for op in ops_of(loss):
+        if op == "value":
+            with pytest.raises(pl.PylossTypeError) as ei:
+                loss(*arrays, backend=backend, out=np.empty(3), **opts)
+            assert "out" in str(ei.value)
+            continue
+        for red in loss.reductions:
+            g = grad_like(loss, arrays, opts, backend, op, red)
+            members = g if isinstance(g, tuple) else (g,)
+            for k, gk in enumerate(members):
+                for label, b, types in _bad_outs(gk):
+                    if isinstance(g, tuple):
+                        out = list(sentinel_like(g))
+                        out[k] = b
+                        out = tuple(out)
+                    else:
+                        out = b
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")
+                        with pytest.raises(types) as ei:
+                            call(loss, op, arrays, opts, backend, red, out=out)
+                    assert "out" in str(ei.value), (label, str(ei.value))
+                    assert isinstance(ei.value, pl.PylossError)
+                    for o in (out if isinstance(out, tuple) else (out,)):
+                        if isinstance(o, np.ndarray) and o.dtype.kind == "f":
+                            assert untouched(o), f"{name}.{op} out={label}: buffer written"
+                        elif isinstance(o, np.ndarray):
+                            assert np.all(o == 7), f"{name}.{op} out={label}: buffer written"
+            # A tuple where one array is expected and vice versa.
+            if isinstance(g, tuple):
+                wrong = [sentinel_like(g[0]), sentinel_like(g)[:-1], sentinel_like(g) + (sentinel_like(g[0]),)]
+            else:
+                wrong = [(sentinel_like(g),), (sentinel_like(g), sentinel_like(g))]
+            for out in wrong:
+                with pytest.raises((pl.PylossTypeError, pl.PylossValueError)) as ei:
+                    call(loss, op, arrays, opts, backend, red, out=out)
                 assert "out" in str(ei.value)
-                continue
-            for red in loss.reductions:
-                g = grad_like(loss, arrays, opts, backend, op, red)
-                members = g if isinstance(g, tuple) else (g,)
-                for k, gk in enumerate(members):
-                    for label, b, types in _bad_outs(gk):
-                        if isinstance(g, tuple):
-                            out = list(sentinel_like(g))
-                            out[k] = b
-                            out = tuple(out)
-                        else:
-                            out = b
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("error")
-                            with pytest.raises(types) as ei:
-                                call(loss, op, arrays, opts, backend, red, out=out)
-                        assert "out" in str(ei.value), (label, str(ei.value))
-                        assert isinstance(ei.value, pl.PylossError)
-                        for o in (out if isinstance(out, tuple) else (out,)):
-                            if isinstance(o, np.ndarray) and o.dtype.kind == "f":
-                                assert untouched(o), f"{name}.{op} out={label}: buffer written"
-                            elif isinstance(o, np.ndarray):
-                                assert np.all(o == 7), f"{name}.{op} out={label}: buffer written"
-                # A tuple where one array is expected and vice versa.
-                if isinstance(g, tuple):
-                    wrong = [sentinel_like(g[0]), sentinel_like(g)[:-1], sentinel_like(g) + (sentinel_like(g[0]),)]
-                else:
-                    wrong = [(sentinel_like(g),), (sentinel_like(g), sentinel_like(g))]
-                for out in wrong:
-                    with pytest.raises((pl.PylossTypeError, pl.PylossValueError)) as ei:
-                        call(loss, op, arrays, opts, backend, red, out=out)
-                    assert "out" in str(ei.value)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_out_aliasing_an_input(name, backend):
+def test_out_aliasing_an_input(name, backend, dtype):
     """SPEC 3a: out= sharing memory with an input gives the same result."""
     loss = pl.get(name)
-    for dtype in (np.float64, np.float32):
-        arrays, opts = make(name, (5, 4), dtype)
-        arrays = tuple(np.ascontiguousarray(a) for a in arrays)
-        for op in ops_of(loss)[1:]:
-            for red in loss.reductions:
-                expect = call(loss, op, tuple(a.copy() for a in arrays), opts, backend, red)
-                g = expect[1] if op == "vg" else expect
-                members = g if isinstance(g, tuple) else (g,)
-                for k, gk in enumerate(members):
-                    for j, a in enumerate(arrays):
-                        if a.shape != gk.shape or a.dtype != gk.dtype:
-                            continue
-                        work = [x.copy() for x in arrays]
-                        out = [np.empty_like(m) for m in members]
-                        out[k] = work[j]
-                        out = tuple(out) if isinstance(g, tuple) else out[0]
-                        res = call(loss, op, tuple(work), opts, backend, red, out=out)
-                        where = f"{name}.{op} red={red} out[{k}] aliases {loss.inputs[j]}"
-                        got = res[1] if op == "vg" else res
-                        for x, y in zip(got if isinstance(got, tuple) else (got,), members):
-                            np.testing.assert_array_equal(x, y, err_msg=where)
-                        if op == "vg":
-                            np.testing.assert_array_equal(res[0], expect[0], err_msg=where)
-                        np.testing.assert_array_equal(work[j], members[k], err_msg=where)
+    arrays, opts = make(name, (5, 4), dtype)
+    arrays = tuple(np.ascontiguousarray(a) for a in arrays)
+    for op in ops_of(loss)[1:]:
+        for red in loss.reductions:
+            expect = call(loss, op, tuple(a.copy() for a in arrays), opts, backend, red)
+            g = expect[1] if op == "vg" else expect
+            members = g if isinstance(g, tuple) else (g,)
+            for k, gk in enumerate(members):
+                for j, a in enumerate(arrays):
+                    if a.shape != gk.shape or a.dtype != gk.dtype:
+                        continue
+                    work = [x.copy() for x in arrays]
+                    out = [np.empty_like(m) for m in members]
+                    out[k] = work[j]
+                    out = tuple(out) if isinstance(g, tuple) else out[0]
+                    res = call(loss, op, tuple(work), opts, backend, red, out=out)
+                    where = f"{name}.{op} red={red} out[{k}] aliases {loss.inputs[j]}"
+                    got = res[1] if op == "vg" else res
+                    for x, y in zip(got if isinstance(got, tuple) else (got,), members):
+                        np.testing.assert_array_equal(x, y, err_msg=where)
+                    if op == "vg":
+                        np.testing.assert_array_equal(res[0], expect[0], err_msg=where)
+                    np.testing.assert_array_equal(work[j], members[k], err_msg=where)
 
 
 # ---------------------------------------------------------------- weights
@@ -608,29 +608,29 @@ def _unaligned_copy(a):
     return b
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_byteswapped_and_unaligned_inputs(name, backend):
+def test_byteswapped_and_unaligned_inputs(name, backend, dtype):
     """Big-endian and misaligned arrays are valid array-likes: the same result
     (and dtype) as the native, aligned array."""
     loss = pl.get(name)
-    for dtype in (np.float64, np.float32):
-        arrays, opts = make(name, (5, 3), dtype)
-        arrays = tuple(np.asarray(a) for a in arrays)
-        for variant in ("byteswap", "unaligned"):
-            if variant == "byteswap":
-                odd = tuple(a.astype(a.dtype.newbyteorder(">" if a.dtype.byteorder != ">" else "<"))
-                            for a in arrays)
-            else:
-                odd = tuple(_unaligned_copy(a) if a.ndim else a for a in arrays)
-            for op in ops_of(loss):
-                for red in loss.reductions:
-                    expect = call(loss, op, arrays, opts, backend, red)
-                    got = call(loss, op, odd, opts, backend, red)
-                    where = f"{name}.{op} {variant} {np.dtype(dtype)} red={red}"
-                    for x, y in zip(flat_res(got), flat_res(expect)):
-                        assert x.dtype == y.dtype, f"{where}: dtype {x.dtype} != {y.dtype}"
-                        np.testing.assert_array_equal(x, y, err_msg=where)
+    arrays, opts = make(name, (5, 3), dtype)
+    arrays = tuple(np.asarray(a) for a in arrays)
+    for variant in ("byteswap", "unaligned"):
+        if variant == "byteswap":
+            odd = tuple(a.astype(a.dtype.newbyteorder(">" if a.dtype.byteorder != ">" else "<"))
+                        for a in arrays)
+        else:
+            odd = tuple(_unaligned_copy(a) if a.ndim else a for a in arrays)
+        for op in ops_of(loss):
+            for red in loss.reductions:
+                expect = call(loss, op, arrays, opts, backend, red)
+                got = call(loss, op, odd, opts, backend, red)
+                where = f"{name}.{op} {variant} {np.dtype(dtype)} red={red}"
+                for x, y in zip(flat_res(got), flat_res(expect)):
+                    assert x.dtype == y.dtype, f"{where}: dtype {x.dtype} != {y.dtype}"
+                    np.testing.assert_array_equal(x, y, err_msg=where)
 
 
 def flat_res(x):

@@ -11,6 +11,10 @@
 * The C backend releases the GIL: a Python thread makes progress while
   another thread is inside a C kernel, and two threads run two kernels in
   parallel (timings printed, not asserted tightly).
+
+The first two are marked slow (minutes each: every parallel kernel, and in a
+fresh process every kernel compiled again); CI runs them with ``-m slow`` and
+under the sanitizers.
 """
 import hashlib
 import os
@@ -87,6 +91,7 @@ def _jobs(backend, dtype=np.float64):
     return jobs
 
 
+@pytest.mark.slow   # 4-5 minutes of the quick suite; tests/test_threads.py covers each kernel
 @pytest.mark.parametrize("backend", pl.backends())
 def test_threads_bit_identical_to_serial(backend):
     jobs = _jobs(backend)
@@ -174,6 +179,7 @@ def _run_workqueue(mode, tmp_path):
                           env=env, timeout=600)
 
 
+@pytest.mark.slow   # a fresh process compiles every parallel kernel: 1-2 minutes each
 @pytest.mark.skipif("numba" not in pl.backends(), reason="numba not installed")
 @pytest.mark.parametrize("mode", ["threads-first", "main-concurrent"])
 def test_numba_thread_pool_under_workqueue_does_not_abort(mode, tmp_path):

@@ -48,7 +48,7 @@ def test_definition_is_complete(name):
     assert {"mean", "sum", "none"} <= set(loss.reductions) | set(
         getattr(loss, "conditional_reductions", ()))
     assert loss.example is not None, f"{name}: no example= for pyloss bench"
-    arrays, opts = loss.example(np.random.default_rng(0), 64, np.dtype(np.float32))
+    arrays, opts = loss.example(np.random.default_rng(0), 64, np.dtype(np.float64))
     for backend in BACKENDS:
         v = loss(*arrays, backend=backend, **opts)
         assert np.isfinite(v), (name, backend)
@@ -156,46 +156,46 @@ def test_hessian_offered_or_not_implemented(name):
 
 # ------------------------------------------------------------------ values
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_hand_derived_values(name, backend):
+def test_hand_derived_values(name, backend, dtype):
     case = case_of(name)
     assert case.hand, f"{name}: no hand-derived value in its Case"
     loss = pl.get(name)
     for arrays, opts, reduction, expected, why in case.hand:
-        for dtype in (np.float64, np.float32):
-            arr = tuple(np.asarray(a, dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
-                        for a in arrays)
-            v = loss(*arr, reduction=reduction, backend=backend, **opts)
-            rtol = 1e-12 if dtype == np.float64 else 1e-5
-            np.testing.assert_allclose(v, expected, rtol=rtol, atol=rtol,
-                                       err_msg=f"{name} {backend} {dtype.__name__}: {why}")
+        arr = tuple(np.asarray(a, dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+                    for a in arrays)
+        v = loss(*arr, reduction=reduction, backend=backend, **opts)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(v, expected, rtol=rtol, atol=rtol,
+                                   err_msg=f"{name} {backend} {dtype.__name__}: {why}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_zero_size_mean_is_nan_sum_is_zero_without_warnings(name, backend):
+def test_zero_size_mean_is_nan_sum_is_zero_without_warnings(name, backend, dtype):
     """SPEC 2: mean of nothing is nan (or Case.empty_mean), sum is 0, no warnings."""
     loss, case = pl.get(name), case_of(name)
-    for dtype in (np.float32, np.float64):
-        arrays, opts = make(name, np.random.default_rng(0), (0,), dtype)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with np.errstate(all="raise"):
-                reds = reductions_of(loss, case)
-                if "mean" in reds:
-                    v = loss(*arrays, reduction="mean", backend=backend, **opts)
-                    np.testing.assert_equal(float(v), case.empty_mean, err_msg=f"{name} {backend}")
-                if "sum" in reds:
-                    assert loss(*arrays, reduction="sum", backend=backend, **opts) == 0
-                if "none" in reds:
-                    assert np.size(loss(*arrays, reduction="none", backend=backend, **opts)) == 0
-                for op in ops_of(loss):
-                    for red in reds:
-                        _, d = split(op, call(loss, op, arrays, opts, red, backend))
-                        if d is not None:
-                            for g, i in zip(d, diff_index(loss)):
-                                assert g.shape == arrays[i].shape
+    arrays, opts = make(name, np.random.default_rng(0), (0,), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            reds = reductions_of(loss, case)
+            if "mean" in reds:
+                v = loss(*arrays, reduction="mean", backend=backend, **opts)
+                np.testing.assert_equal(float(v), case.empty_mean, err_msg=f"{name} {backend}")
+            if "sum" in reds:
+                assert loss(*arrays, reduction="sum", backend=backend, **opts) == 0
+            if "none" in reds:
+                assert np.size(loss(*arrays, reduction="none", backend=backend, **opts)) == 0
+            for op in ops_of(loss):
+                for red in reds:
+                    _, d = split(op, call(loss, op, arrays, opts, red, backend))
+                    if d is not None:
+                        for g, i in zip(d, diff_index(loss)):
+                            assert g.shape == arrays[i].shape
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -10,9 +10,12 @@ with the reference -- the same error, or the same numbers to within a
 tolerance that depends on the compute dtype.
 
 Bounded by default (``PYLOSS_FUZZ_EXAMPLES`` examples per loss, default 15,
-derandomized so CI is reproducible).  A long exploratory run::
+derandomized so CI is reproducible).  Marked slow: the layouts and shapes it
+draws compile kernel variants no other quick test needs (over a minute of a
+first quick run); CI runs it with ``-m slow`` and under the sanitizers.  A
+long exploratory run::
 
-    PYLOSS_FUZZ_EXAMPLES=2000 PYLOSS_FUZZ_RANDOM=1 python -m pytest -q tests/test_fuzz.py
+    PYLOSS_FUZZ_EXAMPLES=2000 PYLOSS_FUZZ_RANDOM=1 python -m pytest -q -m slow tests/test_fuzz.py
 """
 import os
 import time
@@ -182,11 +185,13 @@ def _fuzz(name):
     run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_fuzz_backends_agree_with_reference(name):
     _fuzz(name)
 
 
+@pytest.mark.slow
 def test_fuzz_report():
     """Not a check: prints what the fuzz run covered (visible with -s / -rA)."""
     print(f"\nfuzz: {STATS['examples']} examples, {STATS['calls']} backend calls "

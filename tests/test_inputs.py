@@ -32,11 +32,12 @@ def assert_same(a, b, what, exact=True, rtol=0):
             np.testing.assert_allclose(x, y, rtol=rtol, err_msg=what)
 
 
+@pytest.mark.parametrize("dtype", (F16,), ids=lambda d: d.name)   # for conftest's slow rule
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_float16_is_computed_and_answered_in_float32(name, backend):
+def test_float16_is_computed_and_answered_in_float32(name, backend, dtype):
     loss = pl.get(name)
-    arrays, opts = make(name, np.random.default_rng(0), (7, 5), F16)
+    arrays, opts = make(name, np.random.default_rng(0), (7, 5), dtype)
     a32 = tuple(a.astype(F32) if a.dtype == F16 else a for a in arrays)
     got = results(loss, arrays, opts, backend)
     for r in got:
@@ -229,3 +230,27 @@ def test_nan_and_inf_in_predictions_propagate_like_the_reference(name, backend, 
                                               err_msg=f"{name} {backend} {bad} {red}")
                 for op in ops_of(loss)[1:]:
                     call(loss, op, arr, opts, red, backend)    # must not crash
+
+
+@pytest.mark.skipif("numba" not in pl.backends(), reason="numba not installed")
+def test_numba_compiles_no_variant_for_read_only_or_unaligned_inputs():
+    """Numba compiles a kernel once per argument type, and a read-only or an
+    unaligned array is another type than a fresh one.  The call layer hands
+    the kernels read-only, aligned inputs (pyloss._loss._read_only_inputs),
+    so such an input gives the same result and compiles nothing new."""
+    from pyloss._numba import regression as R
+    rng = np.random.default_rng(7)
+    p, t = rng.standard_normal(33), rng.standard_normal(33)
+    want = pl.huber.value_and_grad(p, t, backend="numba")
+    before = len(R.huber_ser.signatures)
+    frozen = p.copy()
+    frozen.flags.writeable = False
+    raw = np.zeros(33 * 8 + 1, np.uint8)
+    unaligned = raw[1:].view(np.float64)
+    unaligned[:] = p
+    assert not unaligned.flags.aligned
+    for x in (frozen, unaligned, np.broadcast_to(p, p.shape)):
+        got = pl.huber.value_and_grad(x, t, backend="numba")
+        assert got[0] == want[0]
+        np.testing.assert_array_equal(got[1], want[1], strict=True)
+    assert len(R.huber_ser.signatures) == before, R.huber_ser.signatures

@@ -611,8 +611,9 @@ def _ew_inputs(name, rng, n=64):
     return s, y
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("backend", ["c", "numba", "numpy"])
-def test_fused_objective_equals_public_grad_and_hessian(backend, rng):
+def test_fused_objective_equals_public_grad_and_hessian(backend, dtype, rng):
     if backend not in pl.backends():
         pytest.skip(f"{backend} unavailable")
     for name in plb.objectives():
@@ -621,12 +622,12 @@ def test_fused_objective_equals_public_grad_and_hessian(backend, rng):
             continue
         s, y = _ew_inputs(name, rng)
         w = rng.random(s.size) + 0.1
-        for dt in (np.float64, np.float32):
-            sd, yd, wd = s.astype(dt), y.astype(dt), w.astype(dt)
-            g, h = plb.objective(name, backend=backend)(yd, sd, wd)
-            assert g.dtype == h.dtype == dt
-            gr = loss.grad(sd, yd, weight=wd, reduction="none", backend=backend)
-            hr = loss.hessian(sd, yd, weight=wd, reduction="none", backend=backend)
-            tol = 1e-5 if dt is np.float32 else 1e-12         # FMA contraction may differ by mode
-            np.testing.assert_allclose(g, gr, rtol=tol, atol=tol, err_msg=name)
-            np.testing.assert_allclose(h, np.maximum(hr, wd * dt(1e-6)), rtol=tol, err_msg=name)
+        dt = dtype
+        sd, yd, wd = s.astype(dt), y.astype(dt), w.astype(dt)
+        g, h = plb.objective(name, backend=backend)(yd, sd, wd)
+        assert g.dtype == h.dtype == dt
+        gr = loss.grad(sd, yd, weight=wd, reduction="none", backend=backend)
+        hr = loss.hessian(sd, yd, weight=wd, reduction="none", backend=backend)
+        tol = 1e-5 if dt is np.float32 else 1e-12         # FMA contraction may differ by mode
+        np.testing.assert_allclose(g, gr, rtol=tol, atol=tol, err_msg=name)
+        np.testing.assert_allclose(h, np.maximum(hr, wd * dt(1e-6)), rtol=tol, err_msg=name)

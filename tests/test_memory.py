@@ -73,12 +73,22 @@ def test_many_calls_leave_rss_flat(name, backend):
     loss = pl.get(name)
     calls = CALLS if backend == "c" else max(CALLS // 10, 1000)
     plan = _plan(loss, backend)
-    _run_plan(loss, backend, plan, max(calls // 10, 2 * len(plan)))   # warm-up
-    gc.collect()
-    objs0, rss0 = len(gc.get_objects()), rss()
-    _run_plan(loss, backend, plan, calls)
-    gc.collect()
-    objs1, rss1 = len(gc.get_objects()), rss()
+    # Freeze what lives now (gc.freeze: out of the collector's generations):
+    # gc.get_objects() then lists only objects made since, and a collection
+    # walks only those.  In a process that has compiled many Numba kernels the
+    # heap holds millions of objects, and each full collection or
+    # get_objects() over them took about a second (3-4 s per case, 8 minutes
+    # of the quick suite for calls that take 0.1-0.4 s).
+    gc.freeze()
+    try:
+        _run_plan(loss, backend, plan, max(calls // 10, 2 * len(plan)))   # warm-up
+        gc.collect()
+        objs0, rss0 = len(gc.get_objects()), rss()
+        _run_plan(loss, backend, plan, calls)
+        gc.collect()
+        objs1, rss1 = len(gc.get_objects()), rss()
+    finally:
+        gc.unfreeze()
     # Inputs are SIZE elements (8 KB per float64 array): leaking one array per
     # call grows RSS by >= 8 MB here; a leaked cffi buffer or traceback shows
     # in the live-object count.
