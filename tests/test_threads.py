@@ -2,8 +2,8 @@
 
 Results must be bit-identical for 1 and 2 threads (SPEC 2: fixed-size blocks,
 partials combined in a fixed order) on inputs above the parallel cut-off,
-for every loss, parallel backend, dtype, reduction and operation (Numba's
-float32 twins under ``-m slow``).
+for every loss, parallel backend, dtype, reduction and operation (Numba in
+float32 under ``-m slow``: tests/conftest.py's rule for every test).
 """
 import threading
 import time
@@ -57,20 +57,9 @@ def test_numba_takes_the_thread_count_per_call(restore_threads, monkeypatch):
     assert seen == [1, 3]
 
 
-def _backend_dtype():
-    """Every parallel backend in float32 and float64.  Numba's float32
-    parallel twins are marked slow: compiling them is about a minute of a
-    first quick run, and the float64 twins (same code, same block plan) stay
-    in it.  CI runs them with ``-m slow``."""
-    for backend in PARALLEL:
-        for dtype in (F32, F64):
-            slow = backend == "numba" and dtype == F32
-            yield pytest.param(backend, dtype, id=f"{backend}-{dtype.name}",
-                               marks=[pytest.mark.slow] if slow else [])
-
-
 @pytest.mark.skipif(not PARALLEL, reason="no parallel backend built")
-@pytest.mark.parametrize("backend,dtype", list(_backend_dtype()))
+@pytest.mark.parametrize("dtype", (F32, F64), ids=lambda d: d.name)
+@pytest.mark.parametrize("backend", PARALLEL)
 @pytest.mark.parametrize("name", NAMES)
 def test_bit_identical_for_1_and_2_threads(name, backend, dtype, restore_threads):
     loss, case = pl.get(name), case_of(name)
