@@ -11,6 +11,67 @@
  * 2 (loss + constant_to_optimal_zero) instead (deviance=True: pyloss picks
  * the kernel, so the plain loops never evaluate log(target)). */
 
+#ifndef PL_GLM_DEV_SERIES
+#define PL_GLM_DEV_SERIES
+/* The unit deviance near its zero.  With a = 1 - pw, b = 2 - pw, mu = e^raw
+ * and delta = log y - raw = log(y / mu), the deviance of power pw is
+ *   2 (mu^b / b - y mu^a / a + y^b / (ab)) = 2 mu^b F(delta),
+ *   F(delta) = (e^{b delta} - b e^delta + a) / (ab)
+ *            = sum_{k >= 2} c_k delta^k / k!,  c_2 = 1, c_{k+1} = 1 + b c_k
+ * (c_k = 1 + b + ... + b^{k-2}; expand both exponentials: the k = 0 and
+ * k = 1 terms cancel exactly since b - a = 1).  The closed forms are
+ * differences of O(1) terms whose result is O(delta^2): in float32 at
+ * pw = -1 and delta = 0.008 they lose 4 digits.  The series has no such
+ * difference and, with no division by a or b, is also the Poisson (b = 1:
+ * c_k = k - 1) and Gamma (b = 0: c_k = 1) deviance.  It is used where
+ * m |delta| < 1, m = max(1, |b|): there c_k <= (k - 1) m^{k-2}, so term k
+ * is at most 2 (k - 1) / k! of the first, and 20 terms (k = 2..21; the
+ * first left out is below 4e-20 of the sum) reach double rounding.  Outside,
+ * the closed forms' terms are within a small factor of the result (its
+ * relative error a few ulps times 1 / |ab|, larger as pw nears 1 or 2, as
+ * in scikit-learn's).  delta and the sum are in double for both dtypes:
+ * log y in float32 would carry an error of |log y| ulps into delta. */
+/* Horner's rule in delta over q_k = c_k / k!, straight-line (a loop of 20
+ * is past the compilers' complete-unrolling limits, and a loop left in the
+ * element loop stops its vectorisation).  The q_k depend on b alone: with b
+ * a constant (Poisson, Gamma) they fold to constants, and for Tweedie they
+ * are loop-invariant, so a term costs one multiply-add per element.  For a
+ * float result (`single`, a compile-time constant) 11 terms (k = 2..12; the
+ * first left out below 4e-9 of the sum) are enough. */
+#define PL_DEV_TERMS 20
+#define PL_DEV_Q(k, j) q[k] = c * f; c = 1.0 + b * c; f *= 1.0 / (j);
+#define PL_DEV_H(k) s = s * d + q[k];
+PL_INLINE double pl_dev_series(double d, double b, const int single)
+{
+    double q[PL_DEV_TERMS], c = 1.0, f = 0.5;
+    PL_DEV_Q(0, 3) PL_DEV_Q(1, 4) PL_DEV_Q(2, 5) PL_DEV_Q(3, 6) PL_DEV_Q(4, 7)
+    PL_DEV_Q(5, 8) PL_DEV_Q(6, 9) PL_DEV_Q(7, 10) PL_DEV_Q(8, 11) PL_DEV_Q(9, 12)
+    PL_DEV_Q(10, 13) PL_DEV_Q(11, 14) PL_DEV_Q(12, 15) PL_DEV_Q(13, 16) PL_DEV_Q(14, 17)
+    PL_DEV_Q(15, 18) PL_DEV_Q(16, 19) PL_DEV_Q(17, 20) PL_DEV_Q(18, 21) PL_DEV_Q(19, 22)
+    double s = 0.0;
+    if (!single) {
+        s = q[PL_DEV_TERMS - 1];
+        PL_DEV_H(18) PL_DEV_H(17) PL_DEV_H(16) PL_DEV_H(15) PL_DEV_H(14)
+        PL_DEV_H(13) PL_DEV_H(12) PL_DEV_H(11)
+    }
+    PL_DEV_H(10) PL_DEV_H(9) PL_DEV_H(8) PL_DEV_H(7) PL_DEV_H(6) PL_DEV_H(5)
+    PL_DEV_H(4) PL_DEV_H(3) PL_DEV_H(2) PL_DEV_H(1) PL_DEV_H(0)
+    return s * d * d;
+}
+#undef PL_DEV_Q
+#undef PL_DEV_H
+
+/* delta = log y - raw in double (0 where y <= 0) and whether the series
+ * applies: y > 0 and m |delta| < 1 (false for NaN and infinities). */
+PL_INLINE int pl_dev_near(double p, double t, double b, double *delta)
+{
+    const double d = pl_log(t > 0.0 ? t : 1.0) - p;
+    const double m = fabs(b) > 1.0 ? fabs(b) : 1.0;
+    *delta = d;
+    return (t > 0.0) & (fabs(d) * m < 1.0);
+}
+#endif
+
 /* y * e with 0 * anything = 0 (y = 0 makes the term vanish exactly). */
 PL_INLINE T PL_NAME(glm_ymul)(T y, T e)
 {
@@ -18,14 +79,17 @@ PL_INLINE T PL_NAME(glm_ymul)(T y, T e)
 }
 
 /* Poisson: l = e^r - y r, g = e^r - y, h = e^r.  Deviance:
- * 2 (y log(y / mu) - y + mu) = 2 (y (log y - r) + (e^r - y)), 0 at mu = y. */
+ * 2 (y log(y / mu) - y + mu) = 2 (y (log y - r) + (e^r - y)), 0 at mu = y
+ * (pl_dev_series near there). */
 PL_INLINE void PL_NAME(poisson_core)(T p, T t, const int dev, T *l, T *g, T *h)
 {
     T e = PL_EXP(p);
     T gr = e - t;
     if (dev) {
+        double dl;
+        const int near = pl_dev_near(p, t, 1.0, &dl);
         T ylog = t > (T)0 ? t * (PL_LOG(t) - p) : (T)0;
-        *l = (T)2 * (ylog + gr);
+        *l = near ? (T)(2.0 * (double)e * pl_dev_series(dl, 1.0, !PL_DOUBLE)) : (T)2 * (ylog + gr);
         *g = (T)2 * gr;
         *h = (T)2 * e;
     } else {
@@ -53,7 +117,9 @@ PL_INLINE void PL_NAME(gamma_core)(T p, T t, const int dev, T *l, T *g, T *h)
 {
     T ye = t * PL_EXP(-p);
     if (dev) {
-        *l = (T)2 * ((p - PL_LOG(t)) + (ye - (T)1));
+        double dl;
+        const int near = pl_dev_near(p, t, 0.0, &dl);
+        *l = near ? (T)(2.0 * pl_dev_series(dl, 0.0, !PL_DOUBLE)) : (T)2 * ((p - PL_LOG(t)) + (ye - (T)1));
         *g = (T)2 * ((T)1 - ye);
         *h = (T)2 * ye;
     } else {
@@ -98,7 +164,9 @@ PL_INLINE void PL_NAME(tweedie_terms)(T p, T t, T a, T b, T lo, T eb, T ya, T *l
  *   h = b e^{br} - a y e^{ar}   (pw = 0: e^r (2 e^r - y))
  * An exponent that is 0 gives exactly 1 (not exp(0 * inf)).  Deviance adds
  * sklearn's constant_to_optimal_zero: max(y, 0)^b / (a b), or y log y - y
- * (pw = 1), -log y - 1 (pw = 2), 0 (pw = 0); then doubles. */
+ * (pw = 1), -log y - 1 (pw = 2), 0 (pw = 0); then doubles; near the
+ * deviance's zero it is pl_dev_series instead (the same value without the
+ * cancellation). */
 PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, T *h)
 {
     const T a = (T)1 - pw, b = (T)2 - pw;
@@ -127,7 +195,9 @@ PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, 
             c = -PL_LOG(t) - (T)1;
         else
             c = t > (T)0 ? PL_EXP(b * PL_LOG(t)) / (a * b) : (T)0;
-        lo = (T)2 * (lo + c);
+        double dl;
+        const int near = pl_dev_near(p, t, b, &dl);
+        lo = near ? (T)(2.0 * (double)eb * pl_dev_series(dl, b, !PL_DOUBLE)) : (T)2 * (lo + c);
         gr = (T)2 * gr;
         he = (T)2 * he;
     }

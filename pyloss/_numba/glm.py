@@ -22,12 +22,118 @@ def _ymul(y, e):
 
 
 @point
+def _dev_series(d, b):
+    """pl_dev_series (csrc/glm_impl.h): the unit deviance over 2 mu^b near
+    its zero, sum_{k=2}^{21} q_k d^k, q_k = c_k / k!, c_2 = 1,
+    c_{k+1} = 1 + b c_k, by Horner's rule; d and b in float64.
+    Straight-line, as in C: a loop here would stay a loop inside the element
+    loop and stop its vectorisation; the q_k depend on b alone."""
+    c = 1.0
+    f = 0.5
+    q0 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 3.0
+    q1 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 4.0
+    q2 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 5.0
+    q3 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 6.0
+    q4 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 7.0
+    q5 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 8.0
+    q6 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 9.0
+    q7 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 10.0
+    q8 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 11.0
+    q9 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 12.0
+    q10 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 13.0
+    q11 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 14.0
+    q12 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 15.0
+    q13 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 16.0
+    q14 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 17.0
+    q15 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 18.0
+    q16 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 19.0
+    q17 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 20.0
+    q18 = c * f
+    c = 1.0 + b * c
+    f *= 1.0 / 21.0
+    q19 = c * f
+    s = q19
+    s = s * d + q18
+    s = s * d + q17
+    s = s * d + q16
+    s = s * d + q15
+    s = s * d + q14
+    s = s * d + q13
+    s = s * d + q12
+    s = s * d + q11
+    s = s * d + q10
+    s = s * d + q9
+    s = s * d + q8
+    s = s * d + q7
+    s = s * d + q6
+    s = s * d + q5
+    s = s * d + q4
+    s = s * d + q3
+    s = s * d + q2
+    s = s * d + q1
+    s = s * d + q0
+    return s * d * d
+
+
+@point
+def _dev_near(p, t, b):
+    """(whether the series applies, delta = log y - raw), in float64: y > 0
+    and max(1, |b|) |delta| < 1 (see csrc/glm_impl.h)."""
+    tt = np.float64(t)
+    d = vlog(tt if tt > 0.0 else 1.0) - np.float64(p)
+    bb = np.float64(b)
+    m = abs(bb) if abs(bb) > 1.0 else 1.0
+    return (tt > 0.0) and (abs(d) * m < 1.0), d
+
+
+@point
 def _poisson(p, t, dev):
     e = vexp(p)
     gr = e - t
     if dev:
-        ylog = t * (vlog(t) - p) if t > 0 else ZERO * t
-        return TWO * (ylog + gr), TWO * gr, TWO * e
+        near, dl = _dev_near(p, t, 1.0)
+        if near:
+            lo = like(p, 2.0 * np.float64(e) * _dev_series(dl, 1.0))
+        else:
+            ylog = t * (vlog(t) - p) if t > 0 else ZERO * t
+            lo = TWO * (ylog + gr)
+        return lo, TWO * gr, TWO * e
     return e - _ymul(t, p), gr, e
 
 
@@ -35,7 +141,12 @@ def _poisson(p, t, dev):
 def _gamma(p, t, dev):
     ye = t * vexp(-p)
     if dev:
-        return TWO * ((p - vlog(t)) + (ye - ONE)), TWO * (ONE - ye), TWO * ye
+        near, dl = _dev_near(p, t, 0.0)
+        if near:
+            lo = like(p, 2.0 * _dev_series(dl, 0.0))
+        else:
+            lo = TWO * ((p - vlog(t)) + (ye - ONE))
+        return lo, TWO * (ONE - ye), TWO * ye
     return p + ye, ONE - ye, ye
 
 
@@ -74,7 +185,12 @@ def _tweedie(p, t, pw, dev):
             c = -vlog(t) - ONE
         else:
             c = vexp(b * vlog(t)) / (a * b) if t > 0 else ZERO
-        return TWO * (lo + c), TWO * gr, TWO * he
+        near, dl = _dev_near(p, t, b)
+        if near:
+            lo = like(p, 2.0 * np.float64(eb) * _dev_series(dl, np.float64(b)))
+        else:
+            lo = TWO * (lo + c)
+        return lo, TWO * gr, TWO * he
     return lo, gr, he
 
 
