@@ -136,72 +136,97 @@ def pairwise(x):
 
 
 # The elementwise driver: per loss, a block kernel and a serial and a
-# parallel run over fixed blocks.  Optional inputs and derivative outputs are
-# None, which Numba specialises on, so absent ones cost nothing.  `loss` is
-# always an array -- empty when no per-element output is wanted -- and picked
-# per block at run time: the terms go to it or to the block buffer, the same
-# stores either way, so value and reduction="none" share one specialisation
-# (a None-able loss doubled the compiled variants of every loss).
+# parallel run over fixed blocks.  One compiled variant serves every call of
+# a dtype: the arrays a call does not have are empty arrays of the same type,
+# and the kernel picks its targets at run time, per block, where a None would
+# be a separate specialisation (a loss compiled 6-13 variants per dtype, one
+# per combination of weight, grad and hess, and Numba compilation was most of
+# the test suite's time).
+#
+# - `loss` is the per-element loss or empty: the terms go to it or to the
+#   block buffer `lb`, the same stores either way.
+# - `weight` is the per-element weight or empty.  The element loops store
+#   l, sc g and sc h, with sc = scale without a weight and 1 with one; a
+#   weighted block then takes a second pass over its (cached) outputs:
+#   w l, scale (w g), scale (w h), the bits a loop with the weight inside
+#   gives.  (A loop reading a block of ones as the weight cost 10-30% on
+#   float64 mse and huber.)
+# - `grad` and `hess` receive the gradient and the Hessian times `scale`,
+#   each an empty array when not wanted; `want` says which (bit 1 grad,
+#   bit 2 Hessian) and picks one of four loops, so a value call computes no
+#   derivative and a gradient call no Hessian.
+# - `aux` (a per-element parameter, e.g. pos_weight) stays None-able: a loss
+#   either has one or not, and most calls of those that may do not.
+def _ew_loop(stores):
+    """One element loop of EW_TEMPLATE's block: the point, then `stores`."""
+    return """
+        for i in range(n):
+            if aux is not None:
+                l, g, h = {name}_point(pv[i], tv[i], av[i], p0, p1)
+            else:
+                l, g, h = {name}_point(pv[i], tv[i], p0, p0, p1)
+            lv[i] = l
+""" + "".join(" " * 12 + x + "\n" for x in stores)
+
+
+_GRAD = "gv[i] = sc * g"
+_HESS = "hv[i] = sc * h"
 EW_TEMPLATE = '''
-def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb, s, e):
+def {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want, lb, s, e):
     # Views of the block, indexed from 0: with the block's offset in the
     # index, Numba's negative-index wraparound cannot be proven dead and the
     # loop stays scalar (5x slower).  The terms go to lb (BLOCK long, of
-    # pred's type, as C's lbuf: a double buffer would halve a float32 loop's
-    # vector width) and vsum adds them in double: a reduction in this loop
-    # would not vectorise.
+    # the input dtype) or to loss, then vsum adds them: an accumulator in the
+    # loop would not vectorise.
     pv = pred[s:e]
     tv = target[s:e]
-    if weight is not None:
-        wv = weight[s:e]
+    n = pv.size
     if aux is not None:
         av = aux[s:e]
-    if grad is not None:
-        gv = grad[s:e]
-    if hess is not None:
-        hv = hess[s:e]
-    n = pv.size
     keep = loss.size != 0
     lv = loss[s:e] if keep else lb[:n]
-    for i in range(n):
-        if aux is not None:
-            l, g, h = {name}_point(pv[i], tv[i], av[i], p0, p1)
-        else:
-            l, g, h = {name}_point(pv[i], tv[i], p0, p0, p1)
-        if weight is not None:
-            w = wv[i]
-            l = w * l
-            g = w * g
-            h = w * h
-        lv[i] = l
-        if grad is not None:
-            gv[i] = scale * g
-        if hess is not None:
-            hv[i] = scale * h
+    gv = grad[s:e] if want & 1 else grad
+    hv = hess[s:e] if want & 2 else hess
+    weighted = weight.size != 0
+    sc = ONE if weighted else scale
+    if want == 0:''' + _ew_loop(()) + '''
+    elif want == 1:''' + _ew_loop((_GRAD,)) + '''
+    elif want == 2:''' + _ew_loop((_HESS,)) + '''
+    else:''' + _ew_loop((_GRAD, _HESS)) + '''
+    if weighted:
+        wv = weight[s:e]
+        for i in range(n):
+            lv[i] = wv[i] * lv[i]
+        if want & 1:
+            for i in range(n):
+                gv[i] = scale * (wv[i] * gv[i])
+        if want & 2:
+            for i in range(n):
+                hv[i] = scale * (wv[i] * hv[i])
     if keep:
         return 0.0
     return vsum(lv, n)
 
 
-def {name}_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+def {name}_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
     n = pred.size
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     lb = np.empty(BLOCK, pred.dtype)
     for b in range(nb):
-        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb,
-                               b * BLOCK, min(n, (b + 1) * BLOCK))
+        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want,
+                               lb, b * BLOCK, min(n, (b + 1) * BLOCK))
     return pairwise(part)
 
 
-def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
     n = pred.size
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     for b in numba.prange(nb):
         lb = np.empty(BLOCK, pred.dtype)
-        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, lb,
-                               b * BLOCK, min(n, (b + 1) * BLOCK))
+        part[b] = {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want,
+                               lb, b * BLOCK, min(n, (b + 1) * BLOCK))
     return pairwise(part)
 '''
 
@@ -218,23 +243,41 @@ def instantiate_elementwise(names, namespace, filename):
     NaN as in C, where Python's would test every divisor and raise, a branch
     that keeps the loop scalar.  The point functions are inlined into the
     block (``inline="always"``), so the block's error model is theirs."""
+    from .vmath import ONE
+    namespace.setdefault("ONE", ONE)            # the template's unweighted scale
     return instantiate(EW_TEMPLATE, names, namespace, filename, error_model="numpy")
 
 
+def _ro(a):
+    """`a` flat and read-only (a view where it was writeable): the one array
+    type the elementwise kernels are compiled for, whoever made the input
+    (the Loss call path already passes read-only inputs; the boosting
+    objective's fused path and direct callers may not)."""
+    a = a.ravel()
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
 def elementwise(module, name, dtype):
-    """Adapter with the common elementwise signature, from a family module."""
+    """Adapter with the common elementwise signature, from a family module:
+    ``run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+    nthreads)`` with None for what the call does not have or want."""
     ser = getattr(module, name + "_ser")
     par = getattr(module, name + "_par")
     t = dtype.type
     no_loss = no_output(dtype)
+    no_weight = empty_input((0,), dtype)
 
     def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
+        want = (grad is not None) + 2 * (hess is not None)
         fn = pick(ser, par, pred.size, nthreads)
-        return fn(pred.ravel(), target.ravel(),
-                  None if weight is None else weight.ravel(),
-                  None if aux is None else aux.ravel(),
+        return fn(_ro(pred), _ro(target), no_weight if weight is None else _ro(weight),
+                  None if aux is None else _ro(aux),
                   t(p0), t(p1), t(scale),
                   no_loss if loss is None else loss.ravel(),
-                  None if grad is None else grad.ravel(),
-                  None if hess is None else hess.ravel())
+                  no_loss if grad is None else grad.ravel(),
+                  no_loss if hess is None else hess.ravel(),
+                  want)
     return run

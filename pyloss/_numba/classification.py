@@ -103,14 +103,14 @@ instantiate_elementwise(("binary_cross_entropy", "binary_cross_entropy_with_logi
 
 # sigmoid_focal picks its body by gamma (p1), as the C kernel does: a select
 # between q^2 and exp(gamma log q) inside the loop would pay for both.
-def sigmoid_focal_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+def sigmoid_focal_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
     fn = sigmoid_focal_g2_ser if p1 == 2 else sigmoid_focal_gen_ser
-    return fn(pred, target, weight, aux, p0, p1, scale, loss, grad, hess)
+    return fn(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want)
 
 
-def sigmoid_focal_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess):
+def sigmoid_focal_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
     fn = sigmoid_focal_g2_par if p1 == 2 else sigmoid_focal_gen_par
-    return fn(pred, target, weight, aux, p0, p1, scale, loss, grad, hess)
+    return fn(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want)
 
 
 # ------------------------------------------------------------------ softmax rows
