@@ -154,7 +154,8 @@ import sys; sys.path.insert(0, ".")
 import numpy as np
 from pyloss._numba import regression as R
 try:
-    R.mse_ser(np.ones(9), np.ones(8), None, None, 0.0, 0.0, 1.0, np.empty(0), None, None)
+    e = np.empty(0)   # no weight, no per-element loss, no grad, no hess (want = 0)
+    R.mse_ser(np.ones(9), np.ones(8), e, None, 0.0, 0.0, 1.0, e, e, e, 0)
 except IndexError:
     print("sanitize: Numba canary out-of-bounds read caught (bounds checking is on)")
 else:
