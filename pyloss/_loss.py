@@ -295,43 +295,21 @@ class Loss:
                     f"(rtol={rtol}, atol={atol}, {int(bad.sum())} element(s) off)")
 
 
-def _read_only(a):
-    if isinstance(a, np.ndarray):
-        if not a.flags.aligned:
-            # Unaligned data (np.frombuffer at an odd offset) is yet another
-            # Numba type: every kernel of the loss would compile again (seconds
-            # per loss) for an input that copying to aligned memory makes the
-            # usual type.  The C path copies such inputs too (contiguous()).
-            a = a.copy()
-        if not a.flags.writeable:
-            return a
-        v = a.view()
-        v.flags.writeable = False
-        return v
-    if type(a) is tuple or type(a) is list:
-        return type(a)(_read_only(x) for x in a)
-    return a
-
-
 def _read_only_inputs(call):
-    """Every array of a bound call as a read-only view, before a Numba kernel
-    sees it.  Numba compiles one specialisation per argument type, and a
-    read-only array is another type than a writeable one: a user's read-only
-    input (np.broadcast_to, a memory map, a frozen array) would compile every
-    kernel of the loss a second time.  Kernels never write their inputs, so
-    all inputs read-only gives one type, whoever made the array (an unaligned
-    input is copied first, for the same reason).  About 0.4 us per array;
-    outputs are allocated later and stay writeable."""
+    """Every array of a bound call as pyloss._numba.read_only gives it,
+    before a Numba kernel sees it: one compiled variant whoever made the
+    arrays.  Outputs are allocated later and stay writeable."""
+    from ._numba import read_only       # only on the Numba path: numba is loaded
     names = getattr(type(call), "__slots__", None)
     if names is None:
         d = vars(call)
         for k, v in d.items():
-            d[k] = _read_only(v)
+            d[k] = read_only(v)
         return
     for k in names:
         v = getattr(call, k, None)
         if v is not None:
-            setattr(call, k, _read_only(v))
+            setattr(call, k, read_only(v))
 
 
 def _denominator(n, weight):

@@ -70,7 +70,7 @@ def pick(ser, par, n, nthreads):
 
 def empty_input(shape, dtype):
     """A read-only empty array standing for an absent input of a kernel, of
-    the type the bound inputs have (pyloss._loss._read_only_inputs): one
+    the type the bound inputs have (read_only): one
     compiled variant whichever input is absent."""
     a = np.empty(shape, dtype)
     a.flags.writeable = False
@@ -248,15 +248,26 @@ def instantiate_elementwise(names, namespace, filename):
     return instantiate(EW_TEMPLATE, names, namespace, filename, error_model="numpy")
 
 
-def _ro(a):
-    """`a` flat and read-only (a view where it was writeable): the one array
-    type the elementwise kernels are compiled for, whoever made the input
-    (the Loss call path already passes read-only inputs; the boosting
-    objective's fused path and direct callers may not)."""
-    a = a.ravel()
-    if a.flags.writeable:
-        a = a.view()
-        a.flags.writeable = False
+def read_only(a):
+    """`a` as the kernels see it: an ndarray read-only (a view where it was
+    writeable) and aligned (a copy where it was not); tuples and lists item
+    by item; anything else as it is.  Numba compiles one variant per
+    argument type, and a read-only or an unaligned array is another type:
+    a user's read-only input (np.broadcast_to, a memory map, a frozen
+    array) or one from np.frombuffer at an odd offset would compile every
+    kernel of the loss again (seconds per loss).  Kernels never write their
+    inputs, so read-only, aligned inputs are one type whoever made them.
+    About 0.4 us per array; the C path copies unaligned inputs too."""
+    if isinstance(a, np.ndarray):
+        if not a.flags.aligned:
+            a = a.copy()
+        if not a.flags.writeable:
+            return a
+        v = a.view()
+        v.flags.writeable = False
+        return v
+    if type(a) is tuple or type(a) is list:
+        return type(a)(read_only(x) for x in a)
     return a
 
 
@@ -273,8 +284,11 @@ def elementwise(module, name, dtype):
     def run(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, nthreads):
         want = (grad is not None) + 2 * (hess is not None)
         fn = pick(ser, par, pred.size, nthreads)
-        return fn(_ro(pred), _ro(target), no_weight if weight is None else _ro(weight),
-                  None if aux is None else _ro(aux),
+        # read_only again: the boosting objective's fused path calls this
+        # directly, with its own (writeable) arrays
+        return fn(read_only(pred.ravel()), read_only(target.ravel()),
+                  no_weight if weight is None else read_only(weight.ravel()),
+                  None if aux is None else read_only(aux.ravel()),
                   t(p0), t(p1), t(scale),
                   no_loss if loss is None else loss.ravel(),
                   no_loss if grad is None else grad.ravel(),

@@ -40,8 +40,7 @@ def _near_zero(raw, y, b, closed):
         s += c * term
         c = 1.0 + b * c
         term = term * dn / (k + 1)
-    out = np.array(closed, np.float64, copy=True)
-    out = np.broadcast_to(out, near.shape).copy()
+    out = np.broadcast_to(np.asarray(closed, np.float64), near.shape).copy()
     out[near] = 2.0 * np.exp(b * np.broadcast_to(raw, near.shape)[near]) * s
     return out
 
