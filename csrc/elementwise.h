@@ -20,8 +20,10 @@
  * Outputs may alias pred or target: element i is read before it is written
  * and nothing else reads it, so no restrict qualifiers are used.
  *
- * The hot combinations of outputs are instantiated with compile-time flags
- * so that each is a straight, vectorisable loop; the rest take a generic path.
+ * Each output goes to the caller's array or to a local chunk, so one loop
+ * serves value, loss and gradient calls alike; the Hessian and the weights are
+ * compile-time cases (four straight, vectorisable loops per loss and dtype),
+ * an auxiliary input takes a generic path.
  */
 #ifndef PL_ELEMENTWISE_H
 #define PL_ELEMENTWISE_H
@@ -42,35 +44,29 @@
                                          const int wa)                                          \
     {                                                                                           \
         double acc[PL_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
-        T lbuf[PL_EW_CH], gbuf[PL_EW_CH];                                                       \
+        T lbuf[PL_EW_CH], gbuf[PL_EW_CH], hbuf[PL_EW_CH];                                       \
         for (int64_t c0 = 0; c0 < n; c0 += PL_EW_CH) {                                          \
             const int64_t cn = n - c0 < PL_EW_CH ? n - c0 : PL_EW_CH;                           \
             const T *pp = pred + c0, *tt = target + c0;                                         \
             const T *wp = ww ? weight + c0 : NULL, *ap = wa ? aux + c0 : NULL;                  \
-            T *lo = (m & PL_EW_L) ? loss + c0 : NULL;                                           \
-            T *go = (m & PL_EW_G) ? grad + c0 : NULL;                                           \
-            T *ho = (m & PL_EW_H) ? hess + c0 : NULL;                                           \
+            /* every output goes to the caller's array or to a local chunk: one loop     \
+             * for all of them, the same instructions whatever is asked for */            \
+            T *lo = (m & PL_EW_L) ? loss + c0 : lbuf;                                           \
+            T *go = (m & PL_EW_G) ? grad + c0 : gbuf;                                           \
+            T *ho = (m & PL_EW_H) ? hess + c0 : hbuf;                                           \
             for (int64_t k = 0; k < cn; k++) {                                                  \
                 T l, g, h;                                                                      \
                 PL_NAME(NAME##_point)(pp[k], tt[k], wa ? ap[k] : (T)0, p0, p1, &l, &g, &h);     \
                 T w = ww ? wp[k] : (T)1;                                                        \
-                if (m & PL_EW_V) lbuf[k] = w * l;                                               \
-                if (m & PL_EW_L) lo[k] = w * l;                                                 \
-                if (m & PL_EW_G) go[k] = (scale * w) * g;                                       \
-                else if (m & (PL_EW_V | PL_EW_L)) gbuf[k] = (scale * w) * g;                    \
+                lo[k] = w * l;                                                                  \
+                go[k] = (scale * w) * g;                                                        \
                 if (m & PL_EW_H) ho[k] = (scale * w) * h;                                       \
             }                                                                                   \
-            /* the gradient is computed (into gbuf, kept alive by PL_KEEP) even when only  \
-             * the value is asked for: the loss then comes from the very same instructions \
-             * in every mode, so value() is bit-identical to value_and_grad()'s value even  \
-             * though FMA contraction (-ffp-contract=fast) is free to fuse differently in   \
-             * code that differs */                                                         \
-            if (!(m & PL_EW_G)) PL_KEEP(gbuf);                                                  \
             if (m & PL_EW_V) {                                                                  \
                 int64_t k = 0;                                                                  \
                 for (; k + PL_LANES <= cn; k += PL_LANES)                                       \
-                    for (int j = 0; j < PL_LANES; j++) acc[j] += (double)lbuf[k + j];           \
-                for (int j = 0; k < cn; k++, j++) acc[j] += (double)lbuf[k];                    \
+                    for (int j = 0; j < PL_LANES; j++) acc[j] += (double)lo[k + j];             \
+                for (int j = 0; k < cn; k++, j++) acc[j] += (double)lo[k];                      \
             }                                                                                   \
         }                                                                                       \
         return pl_lanes_sum(acc);                                                               \
@@ -80,31 +76,27 @@
                                        T *loss, T *grad, T *hess, int m, int wa)                \
     {                                                                                           \
         const int ww = weight != NULL;                                                          \
-        /* one switch case per hot combination: constant flags, straight loops */              \
-        switch (m | (ww << 4) | (wa << 5)) {                                                    \
-        PL_EW_CASES(NAME, 0, 0)                                                                 \
-        PL_EW_CASES(NAME, 1, 0)                                                                 \
-        default:                                                                                \
+        /* the loss and the gradient are always computed and stored (to a local     \
+         * chunk when not asked for), so value() is bit-identical to                \
+         * value_and_grad()'s value even though FMA contraction                     \
+         * (-ffp-contract=fast) is free to fuse differently in code that differs;   \
+         * only the Hessian and the weights are compile-time cases: straight loops */  \
+        switch (((m & PL_EW_H) ? 1 : 0) | (ww << 1) | (wa << 2)) {                              \
+        PL_EW_CASE(NAME, 0, 0)                                                                  \
+        PL_EW_CASE(NAME, 0, 1)                                                                  \
+        PL_EW_CASE(NAME, 1, 0)                                                                  \
+        PL_EW_CASE(NAME, 1, 1)                                                                  \
+        default: /* an auxiliary input: rare, one body with run-time flags */                   \
             return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, \
                                        hess, m, ww, wa);                                        \
         }                                                                                       \
     }
 
-#define PL_EW_CASE(NAME, M, WW, WA)                                                             \
-    case (M) | ((WW) << 4) | ((WA) << 5):                                                       \
+#define PL_EW_CASE(NAME, H, WW)                                                                 \
+    case (H) | ((WW) << 1):                                                                     \
         return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,     \
-                                   hess, M, WW, WA);
-
-/* m always has V or L (the value is summed whenever no loss array is given):
- * value, loss, value_and_grad (reduced and per element), hessian (V|H) and the
- * boosting objective's fused gradient + Hessian (V|G|H). */
-#define PL_EW_CASES(NAME, WW, WA)                                                               \
-    PL_EW_CASE(NAME, PL_EW_V, WW, WA)                                                           \
-    PL_EW_CASE(NAME, PL_EW_L, WW, WA)                                                           \
-    PL_EW_CASE(NAME, PL_EW_V | PL_EW_G, WW, WA)                                                 \
-    PL_EW_CASE(NAME, PL_EW_L | PL_EW_G, WW, WA)                                                 \
-    PL_EW_CASE(NAME, PL_EW_V | PL_EW_H, WW, WA)                                                 \
-    PL_EW_CASE(NAME, PL_EW_V | PL_EW_G | PL_EW_H, WW, WA)
+                                   hess, (m & (PL_EW_V | PL_EW_L | PL_EW_G)) | ((H) ? PL_EW_H : 0), \
+                                   WW, 0);
 
 /* _blkd carries the per-CPU clones: the OpenMP body that calls it is
  * outlined from the exported function and compiled for the baseline target
