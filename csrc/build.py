@@ -40,6 +40,7 @@ SOURCES = [
     "info.c",
     "regression.c",
     "classification.c",
+    "binary.c",
     "embedding.c",
     "generative.c",
     "segmentation.c",

@@ -1,6 +1,6 @@
-/* classification.c -- cross_entropy, softmax_focal, binary_cross_entropy,
- * binary_cross_entropy_with_logits, sigmoid_focal (and the vector-math test
- * kernels).  The bodies are in classification_impl.h, once per dtype. */
+/* classification.c -- cross_entropy and softmax_focal (and the vector-math
+ * test kernels); the binary ones are in binary.c.  The bodies are in
+ * classification_impl.h, once per dtype. */
 #include "pyloss.h"
 #include "elementwise.h"
 

@@ -1,8 +1,9 @@
 /* classification_impl.h -- classification kernels, included once per dtype by
  * classification.c (see pl_type.h).
  *
- * Elementwise losses (binary_cross_entropy, binary_cross_entropy_with_logits,
- * sigmoid_focal) are point functions driven by PL_EW_KERNEL.
+ * The elementwise ones (binary_cross_entropy, binary_cross_entropy_with_logits,
+ * sigmoid_focal) are in binary_impl.h, a unit of their own (binary.c) so that
+ * the two halves compile in parallel.
  *
  * The softmax losses (cross_entropy, softmax_focal) share one row engine.  A
  * "row" is the C logits of one sample position, class stride `zs`.  Per row:
@@ -212,7 +213,8 @@ PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int6
             if (y == o->ignore || y < 0 || y >= c) y = -1;
         }
         T *gr = g ? g + r * c : NULL;
-        /* a constant `store` flag: a conditional store would block vectorisation */
+        /* a constant `store` flag: a conditional store would block vectorisation,
+         * and a scratch chunk would cost a store per class in value calls */
         PL_NAME(pl_rowstat) st = gr ? PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 1)
                                     : PL_NAME(row_stats)(o, c, zr, tr, y, gr, mode, ww, we, 0);
         PL_NAME(pl_rowq) q;
@@ -237,9 +239,9 @@ PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int6
 PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z, int64_t zs,
                                const int64_t *yv, int64_t ys, const T *tp, T *loss, int64_t ls,
                                T *g, const int hm, const int mode, const int ww, const int we,
-                               const int store)
+                               const int st)
 {
-    T m[PL_TJ], S[PL_TJ], Aw[PL_TJ], At[PL_TJ], Qt[PL_TJ], R[PL_TJ], invS[PL_TJ];
+    T m[PL_TJ], S[PL_TJ], Aw[PL_TJ], At[PL_TJ], Qt[PL_TJ], R[PL_TJ], invS[PL_TJ], sink[PL_TJ];
     int64_t y[PL_TJ];
     const T *w = o->weight;
     for (int j = 0; j < J; j++) {
@@ -255,14 +257,18 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
     for (int64_t k = 0; k < c; k++) {
         const T *zk = z + k * zs;
         const T *tk = mode == PL_MODE_PROB ? tp + k * zs : NULL;
-        T *gk = g ? g + k * zs : NULL;
+        /* st (a constant): 0 no gradient, no store; 1 a gradient; 2 either,
+         * known at run time: without a gradient e goes to a scratch row (an
+         * unconditional store, one loop for both: half the code, but 10-40%
+         * slower value calls, so the hot combinations get 0 and 1) */
+        T *gk = st == 1 ? g + k * zs : st == 2 ? (g ? g + k * zs : sink) : NULL;
         T wk = ww ? w[k] : (T)1;
         for (int j = 0; j < J; j++) {
             T d = zk[j] - m[j];
             T e = PL_EXP(d);
             S[j] += e;
             /* an ignored row's gradient is exactly 0, even over NaN/inf logits */
-            if (store) gk[j] = (mode != PL_MODE_PROB && y[j] < 0) ? (T)0 : e;
+            if (st) gk[j] = (mode != PL_MODE_PROB && y[j] < 0) ? (T)0 : e;
             if (we) Aw[j] += wk * d;
             if (mode == PL_MODE_PROB) { T qk = wk * tk[j]; At[j] += qk * d; Qt[j] += qk; }
             if (mode == PL_MODE_FOCAL) R[j] += k != y[j] ? e : (T)0;
@@ -307,6 +313,11 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
     return acc;
 }
 
+/* The combinations whose tiles get separate value and gradient bodies (st 0
+ * and 1): plain cross-entropy and softmax focal, no class weights, no label
+ * smoothing.  The others share one body (st 2). */
+#define PL_SMX_HOT(mode, ww, we) ((mode) != PL_MODE_PROB && !(ww) && !(we))
+
 /* Narrow contiguous rows r0..r1: transpose J rows into a local tile. */
 PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int64_t r1, int64_t c,
                                       const T *z, const int64_t *yv, const T *tp, T *loss, T *g,
@@ -321,10 +332,15 @@ PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int6
         if (mode == PL_MODE_PROB)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) tb[k * PL_TJ + j] = tp[(r + j) * c + k];
-        acc += g ? PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
-                                 1, gb, hm, mode, ww, we, 1)
-                 : PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb, loss ? loss + r : NULL,
-                                 1, NULL, hm, mode, ww, we, 0);
+        if (!PL_SMX_HOT(mode, ww, we))
+            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
+                                 loss ? loss + r : NULL, 1, g ? gb : NULL, hm, mode, ww, we, 2);
+        else if (g)
+            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
+                                 loss ? loss + r : NULL, 1, gb, hm, mode, ww, we, 1);
+        else
+            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
+                                 loss ? loss + r : NULL, 1, NULL, hm, mode, ww, we, 0);
         if (g)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) g[(r + j) * c + k] = gb[k * PL_TJ + j];
@@ -337,7 +353,7 @@ PL_INLINE double PL_NAME(tile_generic)(const PL_NAME(pl_smx) *o, int J, int64_t 
                                     int hm)
 {
     return PL_NAME(tile)(o, J, c, z, zs, yv, 1, tp, loss, 1, g, hm, o->mode, o->weight != NULL,
-                         o->eps > 0, g != NULL);
+                         o->eps > 0, 2);
 }
 
 /* One work item: rows [r0, r1) of a contiguous (rows, C) input, or, for d > 1,
@@ -493,131 +509,6 @@ PL_CLONES double PL_NAME(pl_softmax_focal)(int64_t n, int64_t c, int64_t d, cons
     o.gamma = (T)gamma;
     o.ignore = ignore_index;
     return PL_NAME(smx_run)(&o, n, c, d, logits, target, NULL, loss, grad, 0, nthreads);
-}
-
-/* ------------------------------------------------------------------ */
-/* Elementwise: binary cross-entropy and sigmoid focal                 */
-/* ------------------------------------------------------------------ */
-
-/* PyTorch BCE on probabilities: logs clamped at -100; gradient
- * (p - t) / max(p (1 - p), 1e-12); Hessian its derivative,
- * ((p - t)^2 + t (1 - t)) / max(p (1 - p), 1e-12)^2. */
-PL_INLINE void PL_NAME(binary_cross_entropy_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
-{
-    (void)a; (void)p0; (void)p1;
-    T lp = PL_LOG(p);
-    T l1p = PL_LOG((T)1 - p);
-    lp = lp > (T)-100 ? lp : (T)-100;
-    l1p = l1p > (T)-100 ? l1p : (T)-100;
-    lp = p == p ? lp : p;
-    l1p = p == p ? l1p : p;
-    *l = -(t * lp + ((T)1 - t) * l1p);
-    T d = p * ((T)1 - p);
-    d = d > (T)1e-12 ? d : (T)1e-12;
-    d = p == p ? d : p;
-    T pt = p - t;
-    *g = pt / d;
-    *h = (pt * pt + t * ((T)1 - t)) / (d * d);
-}
-PL_EW_KERNEL(binary_cross_entropy)
-
-/* sigmoid(x) and sigmoid(-x) from e = exp(-|x|), neither formed as 1 - other,
- * and log1p(e) (softplus(-|x|)) from the same reciprocal 1/(1+e). */
-PL_INLINE void PL_NAME(sig_pair)(T x, T *p, T *pm, T *lp_out)
-{
-    T e = PL_EXP(-PL_FABS(x));
-    T big = (T)1 / ((T)1 + e);
-    T small = e * big;
-    *p = x >= 0 ? big : small;
-    *pm = x >= 0 ? small : big;
-    *p = x == x ? *p : x;
-    *pm = x == x ? *pm : x;
-    *lp_out = PL_LOG1P_UNIT(e, big);
-}
-
-/* (1 - t) x + lw softplus(-x), lw = 1 + (pos_weight - 1) t (PyTorch);
- * aux = pos_weight (0 when absent means "no aux": the driver passes 0, so
- * the kernel gets p0 = 1 to say whether aux is present). */
-PL_INLINE void PL_NAME(binary_cross_entropy_with_logits_point)(T x, T t, T a, T has_pw, T p1,
-                                                              T *l, T *g, T *h)
-{
-    (void)p1;
-    /* lw = (1 - t) + pw t equals 1 + (pw - 1) t without its cancellation */
-    T lw = has_pw != 0 ? ((T)1 - t) + a * t : (T)1;
-    T p, pm, lp;
-    PL_NAME(sig_pair)(x, &p, &pm, &lp);
-    /* softplus(-x) = max(-x, 0) + log1p(e); the max(-x, 0) part is added to
-     * (1 - t) x first so that for t = 0 it cancels exactly (x + (-x) = 0) and a
-     * tiny loss is not rounded away under a large |x| (PyTorch's max_val form) */
-    *l = (((T)1 - t) * x + lw * (x < 0 ? -x : (T)0)) + lw * lp;
-    /* (1 - t) - lw sigmoid(-x), rewritten (1 - t) p - pw t (1 - p) so that
-     * no 1 - (1 - p) cancellation loses a small gradient */
-    *g = ((T)1 - t) * p - (has_pw != 0 ? a : (T)1) * t * pm;
-    *h = lw * p * pm;
-}
-PL_EW_KERNEL(binary_cross_entropy_with_logits)
-
-/* torchvision sigmoid_focal_loss: a ce q^gamma, q = 1 - p_t.
- * q^(gamma-1) q' is written q^gamma v (1 - 2t), v = p (1 - p) / q (-> 1 as
- * q -> 0 for hard targets), so no negative power of q is ever formed and
- * gamma < 1 stays finite at p_t = 1 (derivation in reference/classification.py).
- * p0 = alpha (< 0: no alpha), p1 = gamma; gamma == 2 is a multiply. */
-PL_INLINE void PL_NAME(sigmoid_focal_body)(T x, T t, T alpha, T gamma, const int g2,
-                                           T *l, T *g, T *h)
-{
-    T p, pm, lp;
-    PL_NAME(sig_pair)(x, &p, &pm, &lp);
-    T ce = (((T)1 - t) * x + (x < 0 ? -x : (T)0)) + lp; /* see above */
-    T q = p * ((T)1 - t) + pm * t;
-    T s = p * pm;
-    T v = q > 0 ? s / q : (T)1;
-    /* gamma == 2 (the default) is a multiply; otherwise exp(gamma log q),
-     * which is 0 at q = 0 for gamma > 0 (log 0 = -inf) */
-    T F;
-    if (g2) {
-        F = q * q;
-    } else {
-        /* computed unconditionally and selected: a branch around it kept
-         * the whole loop scalar (10x slower) */
-        F = PL_EXP(gamma * PL_LOG(q));
-        F = gamma == 0 ? (T)1 : F;
-    }
-    F = q == q ? F : q;
-    T at = alpha < 0 ? (T)1 : alpha * t + ((T)1 - alpha) * ((T)1 - t);
-    T ptm = p * ((T)1 - t) - pm * t;     /* p - t */
-    T u = (T)1 - (T)2 * t;
-    T gv = gamma * v * u;
-    *l = at * ce * F;
-    *g = at * F * (ptm + ce * gv);
-    *h = at * F * (s + (T)2 * ptm * gv
-                   + ce * ((gamma - (T)1) * gv * v * u + gv * ((T)1 - (T)2 * p)));
-}
-
-PL_INLINE void PL_NAME(sigmoid_focal_g2_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
-{
-    (void)aux; (void)gamma;
-    PL_NAME(sigmoid_focal_body)(x, t, alpha, (T)2, 1, l, g, h);
-}
-PL_EW_KERNEL(sigmoid_focal_g2)
-
-PL_INLINE void PL_NAME(sigmoid_focal_gen_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
-{
-    (void)aux;
-    PL_NAME(sigmoid_focal_body)(x, t, alpha, gamma, 0, l, g, h);
-}
-PL_EW_KERNEL(sigmoid_focal_gen)
-
-/* The exported sigmoid_focal picks the gamma == 2 body (no pow) or the
- * general one once per call, so each inner loop is straight and vectorises. */
-double PL_NAME(pl_sigmoid_focal)(int64_t n, const T *pred, const T *target, const T *weight,
-                                 const T *aux, double p0, double p1, double scale, T *loss,
-                                 T *grad, T *hess, int nthreads)
-{
-    if (p1 == 2.0)
-        return PL_NAME(pl_sigmoid_focal_g2)(n, pred, target, weight, aux, p0, p1, scale, loss,
-                                            grad, hess, nthreads);
-    return PL_NAME(pl_sigmoid_focal_gen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
-                                         hess, nthreads);
 }
 
 /* Test kernels for tests/test_math.py: the vector math of common.h. */

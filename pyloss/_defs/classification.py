@@ -2,9 +2,9 @@
 binary_cross_entropy_with_logits, sigmoid_focal, softmax_focal, and the
 ``smooth_labels`` helper.
 
-Kernels: C ``pl_<name>_<f32|f64>`` (csrc/classification_impl.h), Numba
-``pyloss._numba.classification`` and the NumPy reference
-``pyloss.reference.classification``.
+Kernels: C ``pl_<name>_<f32|f64>`` (csrc/classification_impl.h; the binary
+ones in csrc/binary_impl.h), Numba ``pyloss._numba.classification`` and the
+NumPy reference ``pyloss.reference.classification``.
 """
 from typing import TYPE_CHECKING
 
