@@ -54,6 +54,10 @@ SOURCES = [
 # never contracts).  boxes.c: no FMA contraction (see the note at its top).
 UNIT_FLAGS = {
     "boxes.c": ["-ffp-contract=off"],
+    # -O2 (with -O3's vectoriser cost model) where the bench found -O3 no
+    # faster: half the compile time of these units (bench/RESULTS.md, "build")
+    "embedding.c": ["-O2", "-fvect-cost-model=dynamic"],
+    "segmentation.c": ["-O2", "-fvect-cost-model=dynamic"],
 }
 
 
