@@ -55,7 +55,10 @@ SOURCES = [
 UNIT_FLAGS = {
     "boxes.c": ["-ffp-contract=off"],
     # -O2 (with -O3's vectoriser cost model) where the bench found -O3 no
-    # faster: half the compile time of these units (bench/RESULTS.md, "build")
+    # faster: a third less compile time for these units (docs/contributing.rst,
+    # "Install time").  Not elsewhere: -O2 made elementwise losses 1.2-1.35x
+    # slower, softmax rows 1.2-1.4x, and the shared body of the rare softmax
+    # combinations (it relies on loop unswitching) 3-6x.
     "embedding.c": ["-O2", "-fvect-cost-model=dynamic"],
     "segmentation.c": ["-O2", "-fvect-cost-model=dynamic"],
 }
