@@ -210,7 +210,7 @@ PL_INLINE void PL_NAME(tweedie_any_point)(T p, T t, T a, T pw, T p1, T *l, T *g,
     (void)a; (void)p1;
     PL_NAME(tweedie_core)(p, t, pw, 0, l, g, h);
 }
-PL_INLINE void PL_NAME(tweedie_dev_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
+PL_INLINE void PL_NAME(tweedie_devany_point)(T p, T t, T a, T pw, T p1, T *l, T *g, T *h)
 {
     (void)a; (void)p1;
     PL_NAME(tweedie_core)(p, t, pw, 1, l, g, h);
@@ -228,9 +228,28 @@ PL_INLINE void PL_NAME(tweedie_gen_point)(T p, T t, T a_, T pw, T p1, T *l, T *g
     const T ya = PL_NAME(glm_ymul)(t, ea);
     PL_NAME(tweedie_terms)(p, t, a, b, eb / b - ya / a, eb, ya, l, g, h);
 }
+/* The deviance at a regular power: tweedie_core's deviance without its
+ * special cases, so that the loop vectorises (with them it ran scalar, 6x the
+ * Numba kernel's time at power 1.5).  The same operations as tweedie_core. */
+PL_INLINE void PL_NAME(tweedie_devgen_point)(T p, T t, T a_, T pw, T p1, T *l, T *g, T *h)
+{
+    (void)a_; (void)p1;
+    const T a = (T)1 - pw, b = (T)2 - pw;
+    const T ea = PL_EXP(a * p), eb = PL_EXP(b * p);
+    const T ya = PL_NAME(glm_ymul)(t, ea);
+    T lo, gr, he;
+    PL_NAME(tweedie_terms)(p, t, a, b, eb / b - ya / a, eb, ya, &lo, &gr, &he);
+    const T c = t > (T)0 ? PL_EXP(b * PL_LOG(t > (T)0 ? t : (T)1)) / (a * b) : (T)0;
+    double dl;
+    const int near = pl_dev_near(p, t, b, &dl);
+    *l = near ? (T)(2.0 * (double)eb * pl_dev_series(dl, b, !PL_DOUBLE)) : (T)2 * (lo + c);
+    *g = (T)2 * gr;
+    *h = (T)2 * he;
+}
 PL_EW_KERNEL(tweedie_any)
 PL_EW_KERNEL(tweedie_gen)
-PL_EW_KERNEL(tweedie_dev)
+PL_EW_KERNEL(tweedie_devany)
+PL_EW_KERNEL(tweedie_devgen)
 
 /* pl_tweedie: the vectorised loop for a regular power, the loop with
  * sklearn's special forms for powers 0, 1 and 2 (compared in T, as the
@@ -245,6 +264,19 @@ double PL_NAME(pl_tweedie)(int64_t n, const T *pred, const T *target, const T *w
                                        hess, nthreads);
     return PL_NAME(pl_tweedie_gen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
                                    nthreads);
+}
+
+/* pl_tweedie_dev: the same choice for the deviance. */
+double PL_NAME(pl_tweedie_dev)(int64_t n, const T *pred, const T *target, const T *weight,
+                               const T *aux, double p0, double p1, double scale, T *loss,
+                               T *grad, T *hess, int nthreads)
+{
+    const T pw = (T)p0;
+    if (pw == (T)0 || pw == (T)1 || pw == (T)2)
+        return PL_NAME(pl_tweedie_devany)(n, pred, target, weight, aux, p0, p1, scale, loss,
+                                          grad, hess, nthreads);
+    return PL_NAME(pl_tweedie_devgen)(n, pred, target, weight, aux, p0, p1, scale, loss, grad,
+                                      hess, nthreads);
 }
 
 /* Exponential (AdaBoost): l = y e^-r + (1 - y) e^r, g = -y e^-r + (1 - y) e^r,
