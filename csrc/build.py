@@ -54,7 +54,7 @@ SOURCES = [
 # never contracts).  boxes.c: no FMA contraction (see the note at its top).
 UNIT_FLAGS = {
     "boxes.c": ["-ffp-contract=off"],
-    # -O2 (with -O3's vectoriser cost model) where the bench found -O3 no
+    # -O2 (with GCC's -O3 vectoriser cost model) where the bench found -O3 no
     # faster: a third less compile time for these units (docs/contributing.rst,
     # "Install time").  Not elsewhere: -O2 made elementwise losses 1.2-1.35x
     # slower, softmax rows 1.2-1.4x, and the shared body of the rare softmax
@@ -62,6 +62,20 @@ UNIT_FLAGS = {
     "embedding.c": ["-O2", "-fvect-cost-model=dynamic"],
     "segmentation.c": ["-O2", "-fvect-cost-model=dynamic"],
 }
+_UNIT_FLAG_OK = {}
+
+
+def _unit_flags(src):
+    """UNIT_FLAGS of one unit that the compiler accepts (Clang has no
+    -fvect-cost-model), then PYLOSS_CFLAGS again so that the user's flags
+    come last and win (an -O level in PYLOSS_CFLAGS overrides a unit's)."""
+    out = []
+    for f in UNIT_FLAGS.get(os.path.basename(src), []):
+        if f not in _UNIT_FLAG_OK:
+            _UNIT_FLAG_OK[f] = _try([f], "int main(void) { return 0; }\n", link=False)[0]
+        if _UNIT_FLAG_OK[f]:
+            out.append(f)
+    return out + (os.environ.get("PYLOSS_CFLAGS", "").split() if out else [])
 
 
 def _cdef():
@@ -206,7 +220,7 @@ def parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=N
 
     def one(obj):
         src, ext = build[obj]
-        post = list(extra_postargs or []) + UNIT_FLAGS.get(os.path.basename(src), [])
+        post = list(extra_postargs or []) + _unit_flags(src)
         self._compile(obj, src, ext, cc_args, post, pp_opts)
     with ThreadPoolExecutor(min(_jobs(), max(1, len(todo)))) as pool:
         for f in [pool.submit(one, obj) for obj in todo]:
