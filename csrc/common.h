@@ -39,16 +39,6 @@
 #define PL_PRAGMA(x) _Pragma(#x)
 #endif
 
-/* PL_KEEP(p): the memory p points to counts as read here (a compiler barrier
- * that keeps stores to p alive). */
-#if defined(__GNUC__) || defined(__clang__)
-#define PL_KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
-#else
-#include <intrin.h>
-static void *volatile pl_keep_sink;
-#define PL_KEEP(p) (pl_keep_sink = (void *)(p), _ReadWriteBarrier())
-#endif
-
 /* PL_PREFETCH(p): ask for the cache line at p ahead of its use (a hint; no
  * effect on results, nothing where the compiler has no builtin). */
 #if defined(__GNUC__) || defined(__clang__)

@@ -167,6 +167,14 @@ PL_INLINE void PL_NAME(tweedie_terms)(T p, T t, T a, T b, T lo, T eb, T ya, T *l
  * (pw = 1), -log y - 1 (pw = 2), 0 (pw = 0); then doubles; near the
  * deviance's zero it is pl_dev_series instead (the same value without the
  * cancellation). */
+/* The Tweedie deviance from the loss lo and the constant c: 2 (lo + c), or
+ * the series near the deviance's zero. */
+PL_INLINE T PL_NAME(tweedie_dev_loss)(T p, T t, T b, T eb, T lo, T c)
+{
+    double dl;
+    const int near = pl_dev_near(p, t, b, &dl);
+    return near ? (T)(2.0 * (double)eb * pl_dev_series(dl, b, !PL_DOUBLE)) : (T)2 * (lo + c);
+}
 PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, T *h)
 {
     const T a = (T)1 - pw, b = (T)2 - pw;
@@ -195,9 +203,7 @@ PL_INLINE void PL_NAME(tweedie_core)(T p, T t, T pw, const int dev, T *l, T *g, 
             c = -PL_LOG(t) - (T)1;
         else
             c = t > (T)0 ? PL_EXP(b * PL_LOG(t)) / (a * b) : (T)0;
-        double dl;
-        const int near = pl_dev_near(p, t, b, &dl);
-        lo = near ? (T)(2.0 * (double)eb * pl_dev_series(dl, b, !PL_DOUBLE)) : (T)2 * (lo + c);
+        lo = PL_NAME(tweedie_dev_loss)(p, t, b, eb, lo, c);
         gr = (T)2 * gr;
         he = (T)2 * he;
     }
@@ -240,9 +246,7 @@ PL_INLINE void PL_NAME(tweedie_devgen_point)(T p, T t, T a_, T pw, T p1, T *l, T
     T lo, gr, he;
     PL_NAME(tweedie_terms)(p, t, a, b, eb / b - ya / a, eb, ya, &lo, &gr, &he);
     const T c = t > (T)0 ? PL_EXP(b * PL_LOG(t > (T)0 ? t : (T)1)) / (a * b) : (T)0;
-    double dl;
-    const int near = pl_dev_near(p, t, b, &dl);
-    *l = near ? (T)(2.0 * (double)eb * pl_dev_series(dl, b, !PL_DOUBLE)) : (T)2 * (lo + c);
+    *l = PL_NAME(tweedie_dev_loss)(p, t, b, eb, lo, c);
     *g = (T)2 * gr;
     *h = (T)2 * he;
 }
