@@ -106,14 +106,14 @@ PL_INLINE void PL_NAME(sigmoid_focal_g2_point)(T x, T t, T aux, T alpha, T gamma
     (void)aux; (void)gamma;
     PL_NAME(sigmoid_focal_body)(x, t, alpha, (T)2, 1, l, g, h);
 }
-PL_EW_KERNEL(sigmoid_focal_g2)
+PL_EW_INTERNAL(sigmoid_focal_g2)
 
 PL_INLINE void PL_NAME(sigmoid_focal_gen_point)(T x, T t, T aux, T alpha, T gamma, T *l, T *g, T *h)
 {
     (void)aux;
     PL_NAME(sigmoid_focal_body)(x, t, alpha, gamma, 0, l, g, h);
 }
-PL_EW_KERNEL(sigmoid_focal_gen)
+PL_EW_INTERNAL(sigmoid_focal_gen)
 
 /* The exported sigmoid_focal picks the gamma == 2 body (no pow) or the
  * general one once per call, so each inner loop is straight and vectorises. */

@@ -5,7 +5,7 @@
 /* Compiled without FMA contraction (csrc/build.py: UNIT_FLAGS): the union
  * (Ap + Ag - I) must round like torchvision's, since 1 - I / U cancels for
  * near-identical boxes and a fused product would move their loss by up to
- * 1e-7 relative on the AVX2 clone. */
+ * 1e-7 relative in the AVX2 build. */
 
 #define PL_BOX_BLOCK 4096      /* boxes per deterministic block */
 #define PL_BOX_CHUNK 256       /* boxes per vectorised pass inside a block */

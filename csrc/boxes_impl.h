@@ -22,7 +22,7 @@ static inline void PL_NAME(pl_box_chunk)(int64_t n, const T *restrict pred,
     }
 }
 
-PL_CLONES static double PL_NAME(pl_box_block)(int64_t n, const T *pred, const T *target,
+static double PL_NAME(pl_box_block)(int64_t n, const T *pred, const T *target,
                                               const T *weight, int kind, double eps,
                                               double scale, T *loss, T *grad)
 {

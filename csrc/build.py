@@ -12,14 +12,25 @@ build ``python csrc/build.py``.  Environment switches, read at build time:
 ``PYLOSS_NO_OPENMP=1``
     build single-threaded C kernels even when the compiler supports OpenMP.
 ``PYLOSS_AVX512=1``
-    add an AVX-512 (x86-64-v4) clone next to the AVX2/FMA (x86-64-v3) and
-    baseline ones (GCC on x86-64 only; off by default: it costs a third more
-    compile time and was not measured to win on the machines we bench on).
+    add an AVX-512 (x86-64-v4) build of the kernels next to the AVX2/FMA
+    (x86-64-v3) and baseline ones (x86-64 only; off by default: it costs half
+    as much compile time again and was not measured to win on the machines we
+    bench on).
 ``PYLOSS_BUILD_JOBS=n``
     compile n units at a time (default: the CPUs this process may use).
 ``PYLOSS_CFLAGS``
     extra compiler flags, appended last (``-DPL_NO_CLONES`` builds one
-    portable body per kernel, no per-CPU clones).
+    portable body per kernel, no per-CPU builds).
+
+Per-CPU builds (x86-64, GCC or Clang): every kernel unit is compiled once per
+CPU level (ISA_BUILDS: x86-64-v3 at -O3, the baseline at ISA_BASE_FLAGS), with
+its exported names renamed by a generated header (pl_mse_f32 ->
+pl_mse_f32__v3), and the cffi module defines each kernel as a call to the body
+this CPU runs (csrc/isa.h picks it at load time; ``PYLOSS_ISA=baseline`` at
+run time forces the baseline body, for tests).  This replaced GCC's
+target_clones: the same two bodies for 40% less compile time (a unit compiled
+for one target is cheaper than two clones of every function in one pass), and
+Clang gets the AVX2 body too.
 """
 import os
 import platform
@@ -67,15 +78,16 @@ _UNIT_FLAG_OK = {}
 
 def _unit_flags(src):
     """UNIT_FLAGS of one unit that the compiler accepts (Clang has no
-    -fvect-cost-model), then PYLOSS_CFLAGS again so that the user's flags
-    come last and win (an -O level in PYLOSS_CFLAGS overrides a unit's)."""
+    -fvect-cost-model).  parallel_compile puts PYLOSS_CFLAGS again after them,
+    so that the user's flags come last and win (an -O level in PYLOSS_CFLAGS
+    overrides a unit's)."""
     out = []
     for f in UNIT_FLAGS.get(os.path.basename(src), []):
         if f not in _UNIT_FLAG_OK:
             _UNIT_FLAG_OK[f] = _try([f], "int main(void) { return 0; }\n", link=False)[0]
         if _UNIT_FLAG_OK[f]:
             out.append(f)
-    return out + (os.environ.get("PYLOSS_CFLAGS", "").split() if out else [])
+    return out
 
 
 def _cdef():
@@ -120,38 +132,91 @@ def _accepts(flags):
     return _try(flags, "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")[0]
 
 
-_CLONE_PROBE = """#include "common.h"
-#if !PL_HAVE_CLONES
-#error PL_CLONES_OFF
-#endif
-PL_CLONES static int pl_probe(int x) { return x + 1; }
-int main(void) { return pl_probe(-1); }
+# The kernel units built once per CPU level, best first: (tag, level, flags).
+# The level is isa.h's (pl_isa()).  -mno-*: the v3/v4 bodies use only the
+# features isa.h checks (see there).
+ISA_V3 = ("v3", 1, ["-march=x86-64-v3", "-mno-movbe", "-mno-lzcnt", "-mno-f16c"])
+ISA_V4 = ("v4", 2, ["-march=x86-64-v4", "-mno-movbe", "-mno-lzcnt", "-mno-f16c"])
+ISA_BASE_FLAGS = ["-O3"]
+ISA_BASE = ("base", 0, ISA_BASE_FLAGS)
+# Units compiled once whatever the CPU (they define no kernel).
+SINGLE = {"info.c"}
+
+_ISA_PROBE = """#include "isa.h"
+int main(void) { return pl_isa_best() < 0; }
 """
 
 
-def _clones(cflags):
-    """(extra flags, note): whether the per-CPU clones of csrc/common.h are
-    built, and if not, one line saying why (shown by pl.backends(verbose=True)).
-    A compiler that rejects target_clones gets -DPL_NO_CLONES: one portable body."""
-    base = "one portable build, no per-CPU clones"
+def _isa_builds(cflags):
+    """(builds, note): the per-CPU builds of the kernel units (see the module
+    docstring), or [] and one line saying why there is one portable build
+    (shown by pl.backends(verbose=True))."""
+    base = "one portable build, no per-CPU builds"
     if _msvc():
-        return [], base + ": MSVC has no target_clones"
-    ok, err = _try(cflags, _CLONE_PROBE)
-    if ok:
-        return [], ""
-    if "PL_CLONES_OFF" in err:
-        if "-DPL_NO_CLONES" in cflags:
-            why = "built with -DPL_NO_CLONES"
-        elif os.environ.get("PYLOSS_SANITIZE") == "1":
-            why = "sanitizer build"
-        elif platform.machine().lower() not in ("x86_64", "amd64"):
-            why = "clones are built for x86-64 only"
-        else:
-            why = "the compiler (%s) is not GCC, the one compiler they are built with" % _compiler()[0]
-        return [], "%s: %s" % (base, why)
+        return [], base + ": MSVC builds one body"
+    if "-DPL_NO_CLONES" in cflags:
+        return [], base + ": built with -DPL_NO_CLONES"
+    if os.environ.get("PYLOSS_SANITIZE") == "1":
+        return [], base + ": sanitizer build"
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return [], base + ": per-CPU builds are made for x86-64 only"
     if not _try(cflags, "int main(void) { return 0; }\n")[0]:
         return [], ""   # no working compiler at all: the build itself will say so
-    return ["-DPL_NO_CLONES"], "%s: the compiler %s rejected target_clones" % (base, _compiler()[0])
+    builds = ([ISA_V4] if os.environ.get("PYLOSS_AVX512") == "1" else []) + [ISA_V3, ISA_BASE]
+    for tag, _, flags in builds:
+        ok, err = _try(cflags + ["-DPL_MULTI_ISA"] + flags, _ISA_PROBE)
+        if not ok:
+            last = (err.strip().splitlines() or ["?"])[-1]
+            return [], "%s: the compiler %s rejected the %s build (%s)" % (
+                base, _compiler()[0], tag, last)
+    return builds, ""
+
+
+def _kernel_decls():
+    """(return type, name, parameters, argument names) of every kernel: the
+    declarations of the family headers (pl_info.h's are info.c's, not kernels)."""
+    top = open(os.path.join(HERE, "pyloss.h")).read()
+    out = []
+    for inc in re.findall(r'^#include "([^"]+)"', top, re.M):
+        if inc == "pl_info.h":
+            continue
+        text = re.sub(r"/\*.*?\*/", "", open(os.path.join(HERE, inc)).read(), flags=re.S)
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = re.match(r"^([A-Za-z_][\w \t\*]*?)\s*\b(pl_\w+)\s*\((.*)\);$", line)
+            if m is None:
+                raise RuntimeError("csrc/%s: not a one-line kernel declaration: %r" % (inc, line))
+            ret, name, params = m.groups()
+            args = [] if params.strip() in ("", "void") else [
+                re.search(r"(\w+)\s*$", p).group(1) for p in params.split(",")]
+            out.append((ret.strip(), name, params, args))
+    return out
+
+
+def _rename_header(tag):
+    """The header (-include) that renames a unit's exported kernels for one build."""
+    return "".join("#define %s %s__%s\n" % (d[1], d[1], tag) for d in _kernel_decls())
+
+
+def _dispatch_source(builds):
+    """C for the cffi module: each kernel defined as a call to the per-CPU body
+    that pl_isa_now (info.c) selects."""
+    if not builds:
+        return ""
+    lines = ["/* per-CPU dispatch (csrc/build.py, _dispatch_source) */", "extern int pl_isa_now;"]
+    for ret, name, params, args in _kernel_decls():
+        a = ", ".join(args)
+        for tag, _, _ in builds:
+            lines.append("%s %s__%s(%s);" % (ret, name, tag, params))
+        body = []
+        for i, (tag, level, _) in enumerate(builds):
+            call = "%s__%s(%s)" % (name, tag, a)
+            stmt = ("return %s;" % call) if ret != "void" else ("%s; return;" % call)
+            body.append(stmt if i == len(builds) - 1 else "if (pl_isa_now >= %d) { %s }" % (level, stmt))
+        lines.append("%s %s(%s) { %s }" % (ret, name, params, " ".join(body)))
+    return "\n".join(lines) + "\n"
 
 
 def _flags():
@@ -160,7 +225,7 @@ def _flags():
         # enough for the parallel-for/single/reduction pragmas the kernels use.
         cflags = ["/O2", "/std:c11", "/fp:precise", "/openmp", "/DPL_NO_CLONES"]
         cflags += os.environ.get("PYLOSS_CFLAGS", "").split()
-        return cflags, [], _clones(cflags)[1]
+        return cflags, [], [], _isa_builds(cflags)[1]
     # -fno-trapping-math: values are unchanged (IEEE results, NaN/Inf kept; it
     # only stops GCC from preserving FP-exception *flags*, which nothing here
     # reads), but without it GCC will not if-convert the selects in branchy
@@ -181,14 +246,16 @@ def _flags():
         cflags += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                    "-fno-sanitize-recover=undefined", "-DPL_NO_CLONES"]
         ldflags += ["-fsanitize=address,undefined"]
-    if os.environ.get("PYLOSS_AVX512") == "1":
-        cflags.append("-DPL_CLONE_V4")
     if os.environ.get("PYLOSS_NO_OPENMP") != "1" and _accepts(["-fopenmp"]):
         cflags.append("-fopenmp")
         ldflags.append("-fopenmp")
     cflags += os.environ.get("PYLOSS_CFLAGS", "").split()
-    extra, note = _clones(cflags)
-    return cflags + extra, ldflags, note
+    builds, note = _isa_builds(cflags)
+    if builds:
+        cflags.append("-DPL_MULTI_ISA")
+        if any(b[0] == "v4" for b in builds):
+            cflags.append("-DPL_ISA_V4")
+    return cflags, ldflags, builds, note
 
 
 def _jobs():
@@ -202,30 +269,55 @@ def _jobs():
 def parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=None, debug=0,
                      extra_preargs=None, extra_postargs=None, depends=None):
     """distutils' CCompiler.compile, with the sources compiled by a thread pool
-    (each thread waits on its own compiler process).  The largest source first,
-    so that the longest unit is not the last one started."""
+    (each thread waits on its own compiler process), and each kernel unit
+    compiled once per per-CPU build (ISA_BUILDS) into its own object.  The
+    largest jobs first, so that the longest one is not the last one started."""
     macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
         output_dir, macros, include_dirs, sources, depends, extra_postargs)
     cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
-    todo = [obj for obj in objects if obj in build]
+    user = os.environ.get("PYLOSS_CFLAGS", "").split()
 
-    def cost(obj):
-        src = build[obj][0]
+    def cost(src):
         try:  # a unit's size, with the *_impl.h of the same stem it instantiates
             stem = os.path.splitext(src)[0]
             return sum(os.path.getsize(f) for f in (src, stem + "_impl.h") if os.path.exists(f))
         except OSError:
             return 0
-    todo.sort(key=cost, reverse=True)
 
-    def one(obj):
-        src, ext = build[obj]
-        post = list(extra_postargs or []) + _unit_flags(src)
-        self._compile(obj, src, ext, cc_args, post, pp_opts)
-    with ThreadPoolExecutor(min(_jobs(), max(1, len(todo)))) as pool:
-        for f in [pool.submit(one, obj) for obj in todo]:
-            f.result()   # re-raises the first CompileError
-    return objects
+    tmp = tempfile.mkdtemp(prefix="pyloss-isa-")
+    jobs, out = [], []   # jobs: (cost, object, source, ext, extra flags)
+    for obj in objects:
+        src, ext = build.get(obj, (None, None))
+        name = os.path.basename(src or "")
+        if src is None:
+            out.append(obj)
+        elif ISA_BUILDS and name in SOURCES and name not in SINGLE:
+            for tag, _, flags in ISA_BUILDS:
+                header = os.path.join(tmp, "pl_isa_%s.h" % tag)
+                if not os.path.exists(header):
+                    with open(header, "w") as f:
+                        f.write(_rename_header(tag))
+                o = os.path.splitext(obj)[0] + "." + tag + self.obj_extension
+                extra = flags + _unit_flags(src) + user + ["-include", header]
+                jobs.append((cost(src) * (1.0 if tag == "base" else 1.2), o, src, ext, extra))
+                out.append(o)
+        else:
+            unit = _unit_flags(src)
+            jobs.append((cost(src), obj, src, ext, unit + (user if unit else [])))
+            out.append(obj)
+    jobs.sort(key=lambda j: j[0], reverse=True)
+
+    def one(job):
+        _, obj, src, ext, extra = job
+        self.mkpath(os.path.dirname(obj))
+        self._compile(obj, src, ext, cc_args, list(extra_postargs or []) + extra, pp_opts)
+    try:
+        with ThreadPoolExecutor(min(_jobs(), max(1, len(jobs)))) as pool:
+            for f in [pool.submit(one, j) for j in jobs]:
+                f.result()   # re-raises the first CompileError
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def enable_parallel_compile():
@@ -241,15 +333,25 @@ def enable_parallel_compile():
         CCompiler.compile = parallel_compile
 
 
-CFLAGS, LDFLAGS, NOTE = _flags()
+CFLAGS, LDFLAGS, ISA_BUILDS, NOTE = _flags()
 enable_parallel_compile()
+
+
+def _flags_text():
+    """PL_BUILD_FLAGS: the compiler, the common flags, then each per-CPU build's own."""
+    text = "cc: %s; %s" % ("msvc" if _msvc() else " ".join(_compiler()), " ".join(CFLAGS))
+    if ISA_BUILDS:
+        text += "; per-CPU builds: " + ", ".join(
+            "%s [%s]" % (tag, " ".join(flags)) for tag, _, flags in ISA_BUILDS)
+    return text.replace("\\", "/").replace('"', "'")
+
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef() + "\nextern const char PL_BUILD_FLAGS[];\nextern const char PL_BUILD_NOTE[];\n")
 ffibuilder.set_source(
     "pyloss._pyloss_c",
-    '#include "pyloss.h"\nconst char PL_BUILD_FLAGS[] = "%s";\nconst char PL_BUILD_NOTE[] = "%s";\n'
-    % (" ".join(CFLAGS).replace("\\", "/").replace('"', "'"), NOTE.replace('"', "'")),
+    '#include "pyloss.h"\nconst char PL_BUILD_FLAGS[] = "%s";\nconst char PL_BUILD_NOTE[] = "%s";\n%s'
+    % (_flags_text(), NOTE.replace('"', "'"), _dispatch_source(ISA_BUILDS)),
     sources=[os.path.relpath(os.path.join(HERE, s)) for s in SOURCES],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=CFLAGS,

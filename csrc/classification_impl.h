@@ -358,11 +358,7 @@ PL_INLINE double PL_NAME(tile_generic)(const PL_NAME(pl_smx) *o, int J, int64_t 
 
 /* One work item: rows [r0, r1) of a contiguous (rows, C) input, or, for d > 1,
  * sample n's positions [j0, j1). */
-/* The per-CPU clones sit here, on the function the OpenMP body calls: the
- * body GCC outlines from an exported PL_CLONES function is compiled for the
- * baseline target only, so cloning the exported function alone would leave
- * every hot loop without AVX2. */
-PL_CLONES static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, const T *z,
+static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, const T *z,
                                 const int64_t *yv, const T *tp, T *loss, T *g, int hm,
                                 int64_t a0, int64_t a1, int64_t nidx)
 {
@@ -471,7 +467,7 @@ static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, i
     return total;
 }
 
-PL_CLONES double PL_NAME(pl_cross_entropy)(int64_t n, int64_t c, int64_t d, const T *logits,
+double PL_NAME(pl_cross_entropy)(int64_t n, int64_t c, int64_t d, const T *logits,
                                            const int64_t *target, const T *prob, const T *weight,
                                            int64_t ignore_index, double label_smoothing,
                                            double scale, T *loss, T *grad, T *hess, int nthreads)
@@ -493,7 +489,7 @@ PL_CLONES double PL_NAME(pl_cross_entropy)(int64_t n, int64_t c, int64_t d, cons
                             hess != NULL, nthreads);
 }
 
-PL_CLONES double PL_NAME(pl_softmax_focal)(int64_t n, int64_t c, int64_t d, const T *logits,
+double PL_NAME(pl_softmax_focal)(int64_t n, int64_t c, int64_t d, const T *logits,
                                            const int64_t *target, const T *alpha, double alpha0,
                                            double gamma, int64_t ignore_index, double scale,
                                            T *loss, T *grad, int nthreads)
@@ -512,15 +508,15 @@ PL_CLONES double PL_NAME(pl_softmax_focal)(int64_t n, int64_t c, int64_t d, cons
 }
 
 /* Test kernels for tests/test_math.py: the vector math of common.h. */
-PL_CLONES void PL_NAME(pl_vexp)(int64_t n, const T *x, T *y)
+void PL_NAME(pl_vexp)(int64_t n, const T *x, T *y)
 {
     for (int64_t i = 0; i < n; i++) y[i] = PL_EXP(x[i]);
 }
-PL_CLONES void PL_NAME(pl_vlog)(int64_t n, const T *x, T *y)
+void PL_NAME(pl_vlog)(int64_t n, const T *x, T *y)
 {
     for (int64_t i = 0; i < n; i++) y[i] = PL_LOG(x[i]);
 }
-PL_CLONES void PL_NAME(pl_vlog1p_pos)(int64_t n, const T *x, T *y)
+void PL_NAME(pl_vlog1p_pos)(int64_t n, const T *x, T *y)
 {
     for (int64_t i = 0; i < n; i++) y[i] = PL_LOG1P_POS(x[i]);
 }

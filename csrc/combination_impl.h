@@ -3,7 +3,7 @@
 
 /* dice_bce: sigmoid Dice and BCE-with-logits accumulated in the same pass
  * (seg_region_impl.h with bce = 1), gradient in one more pass. */
-PL_CLONES double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *logits,
+double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *logits,
                                       const T *target, const int64_t *labels, double dice_weight,
                                       double bce_weight, double smooth, double scale, T *loss,
                                       T *grad, double *work, int nthreads)
@@ -130,7 +130,7 @@ PL_INLINE double PL_NAME(pl_fsl_block)(int64_t a0, int64_t na, int64_t K, int64_
     return total;
 }
 
-static PL_CLONES double PL_NAME(pl_fsl_blkd)(int64_t a0, int64_t na, int64_t K, int64_t D,
+static double PL_NAME(pl_fsl_blkd)(int64_t a0, int64_t na, int64_t K, int64_t D,
                                              const T *x, const T *t, const T *bp, const T *bt,
                                              T alpha, T gamma, T beta, T inv_beta, T sc, T *loss,
                                              T *gcls, T *gbox, int64_t *npos)
@@ -159,7 +159,7 @@ static int64_t PL_NAME(pl_fsl_count)(int64_t a0, int64_t na, int64_t K, const T 
     return np_;
 }
 
-PL_CLONES double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls_logits,
+double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls_logits,
                                              const T *cls_target, const T *box_pred,
                                              const T *box_target, double alpha, double gamma,
                                              double beta, int normalize, T *loss, T *g_cls,

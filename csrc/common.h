@@ -47,24 +47,15 @@
 #define PL_PREFETCH(p) ((void)0)
 #endif
 
-/* Per-CPU clones of the top-level kernels: an AVX2/FMA (x86-64-v3) body and a
- * baseline body, picked at load time by the dynamic linker (-DPL_CLONE_V4, set
- * by PYLOSS_AVX512=1, adds an AVX-512 body).  -march=native is never used, so
- * the wheel runs on any x86-64.  GCC on x86-64 only; any other compiler, or
- * -DPL_NO_CLONES, gives one portable body (csrc/build.py records why, and
- * pl.backends(verbose=True) shows it). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PL_NO_CLONES) \
-    && !defined(__SANITIZE_ADDRESS__)
-#define PL_HAVE_CLONES 1
-#ifdef PL_CLONE_V4
-#define PL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-#else
-#define PL_HAVE_CLONES 0
-#define PL_CLONES
-#endif
+/* Per-CPU builds: csrc/build.py compiles every kernel unit twice, once for
+ * x86-64-v3 (AVX2/FMA: -march=x86-64-v3) and once for the baseline, with each
+ * exported name renamed by a generated header (pl_mse_f32 -> pl_mse_f32__v3,
+ * pl_mse_f32__base), and the cffi module defines pl_mse_f32 itself as a call
+ * to the body the CPU can run (chosen once at load time: isa.h).  -march=native
+ * is never used, so the wheel runs on any x86-64.  With -DPL_MULTI_ISA unset
+ * (not x86-64, MSVC, a sanitizer build, -DPL_NO_CLONES) each unit is compiled
+ * once, portably (csrc/build.py records why, pl.backends(verbose=True) shows it).
+ * Code here needs nothing for it: a unit is plain C, compiled with other flags. */
 
 /* ------------------------------------------------------------------ */
 /* Deterministic summation                                             */

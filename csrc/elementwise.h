@@ -71,7 +71,7 @@
         }                                                                                       \
         return pl_lanes_sum(acc);                                                               \
     }                                                                                           \
-    PL_CLONES static double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,      \
+    static double PL_NAME(NAME##_blkd)(int64_t n, const T *pred, const T *target,      \
                                        const T *weight, const T *aux, T p0, T p1, T scale,      \
                                        T *loss, T *grad, T *hess, int m, int wa)                \
     {                                                                                           \
@@ -98,18 +98,19 @@
                                    hess, (m & (PL_EW_V | PL_EW_L | PL_EW_G)) | ((H) ? PL_EW_H : 0), \
                                    WW, 0);
 
-/* _blkd carries the per-CPU clones: the OpenMP body that calls it is
- * outlined from the exported function and compiled for the baseline target
- * only, so a clone on the exported function alone never reaches the loops.
- *
- * The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
+/* The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
  * PL_SUPER blocks whose partials are summed pairwise, super-chunk totals added
  * in order.  The result does not depend on nthreads. */
 #define PL_SUPER 1024
 
-#define PL_EW_KERNEL(NAME)                                                                      \
+/* PL_EW_INTERNAL: the same kernel with internal linkage, for one that only a
+ * dispatcher in its unit calls (a unit's global names are exactly those its
+ * header declares: csrc/build.py renames them per CPU build). */
+#define PL_EW_KERNEL(NAME) PL_EW_KERNEL_AS(NAME, )
+#define PL_EW_INTERNAL(NAME) PL_EW_KERNEL_AS(NAME, static)
+#define PL_EW_KERNEL_AS(NAME, STORAGE)                                                          \
     PL_EW_BLOCK(NAME)                                                                           \
-    PL_CLONES double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
+    STORAGE double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
                                         const T *weight, const T *aux, double p0, double p1,    \
                                         double scale, T *loss, T *grad, T *hess, int nthreads)  \
     {                                                                                           \

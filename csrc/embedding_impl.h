@@ -145,7 +145,7 @@ PL_INLINE double PL_NAME(tri_blkd)(int64_t r0, int64_t r1, int64_t d, const T *a
 }
 #undef PL_TRI_CASE
 
-PL_CLONES double PL_NAME(pl_triplet)(int64_t n, int64_t d, const T *a, const T *p, const T *neg,
+double PL_NAME(pl_triplet)(int64_t n, int64_t d, const T *a, const T *p, const T *neg,
                                      double margin, double pw, double eps, int swap, double scale,
                                      T *loss, T *ga, T *gp, T *gn, int nthreads)
 {
@@ -204,7 +204,7 @@ PL_INLINE double PL_NAME(con_blk)(int64_t r0, int64_t r1, int64_t d, const T *X1
     return acc;
 }
 
-PL_CLONES double PL_NAME(pl_contrastive)(int64_t n, int64_t d, const T *x1, const T *x2,
+double PL_NAME(pl_contrastive)(int64_t n, int64_t d, const T *x1, const T *x2,
                                          const T *similar, double margin, double scale, T *loss,
                                          T *g1, T *g2, int nthreads)
 {

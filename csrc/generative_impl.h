@@ -50,7 +50,7 @@ PL_INLINE double PL_NAME(klg_blk)(int64_t r0, int64_t r1, int64_t d, const T *MU
     return acc;
 }
 
-PL_CLONES double PL_NAME(pl_kl_gaussian)(int64_t n, int64_t d, const T *mu, const T *logvar,
+double PL_NAME(pl_kl_gaussian)(int64_t n, int64_t d, const T *mu, const T *logvar,
                                          double scale, T *loss, T *g_mu, T *g_logvar,
                                          int nthreads)
 {
@@ -132,7 +132,7 @@ PL_INLINE double PL_NAME(vae_blkd)(int64_t r0, int64_t r1, int64_t nf, int64_t n
 }
 #undef PL_VAE_CASE
 
-PL_CLONES double PL_NAME(pl_vae)(int64_t n, int64_t nf, int64_t nl, const T *recon, const T *x,
+double PL_NAME(pl_vae)(int64_t n, int64_t nf, int64_t nl, const T *recon, const T *x,
                                  const T *mu, const T *logvar, int bce, double beta, double scale,
                                  T *loss, T *g_recon, T *g_mu, T *g_logvar, int nthreads)
 {
@@ -157,7 +157,7 @@ PL_INLINE void PL_NAME(kl_div_prob_point)(T x, T t, T a, T p0, T p1, T *l, T *g,
     *g = -t;
     *h = (T)0;
 }
-PL_EW_KERNEL(kl_div_prob)
+PL_EW_INTERNAL(kl_div_prob)
 
 PL_INLINE void PL_NAME(kl_div_logt_point)(T x, T t, T a, T p0, T p1, T *l, T *g, T *h)
 {
@@ -167,7 +167,7 @@ PL_INLINE void PL_NAME(kl_div_logt_point)(T x, T t, T a, T p0, T p1, T *l, T *g,
     *g = -et;
     *h = (T)0;
 }
-PL_EW_KERNEL(kl_div_logt)
+PL_EW_INTERNAL(kl_div_logt)
 
 double PL_NAME(pl_kl_div)(int64_t n, const T *pred, const T *target, const T *weight,
                           const T *aux, double p0, double p1, double scale, T *loss, T *grad,

@@ -250,10 +250,10 @@ PL_INLINE void PL_NAME(tweedie_devgen_point)(T p, T t, T a_, T pw, T p1, T *l, T
     *g = (T)2 * gr;
     *h = (T)2 * he;
 }
-PL_EW_KERNEL(tweedie_any)
-PL_EW_KERNEL(tweedie_gen)
-PL_EW_KERNEL(tweedie_devany)
-PL_EW_KERNEL(tweedie_devgen)
+PL_EW_INTERNAL(tweedie_any)
+PL_EW_INTERNAL(tweedie_gen)
+PL_EW_INTERNAL(tweedie_devany)
+PL_EW_INTERNAL(tweedie_devgen)
 
 /* pl_tweedie: the vectorised loop for a regular power, the loop with
  * sklearn's special forms for powers 0, 1 and 2 (compared in T, as the

@@ -76,7 +76,7 @@ static double PL_NAME(pl_lv_task)(const T *pc, const int64_t *lb, int64_t P, int
     return acc;
 }
 
-PL_CLONES double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
+double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
                                             const int64_t *labels, int has_ignore,
                                             int64_t ignore_index, int activation, int per_image,
                                             int all_classes, double scale, T *loss, T *grad,

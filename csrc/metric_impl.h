@@ -74,7 +74,7 @@ PL_INLINE double PL_NAME(mx_rowsum)(int64_t k, T *s, T it, int64_t ex, int store
     return pl_lanes_sum(acc);
 }
 
-PL_CLONES static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
+static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
                                          double *rowloss, int want)
 {
     const T it = (T)inv_t;
@@ -113,7 +113,7 @@ void PL_NAME(pl_metric_simrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
  * needs only row i of S and the rows' (mr, f).  Pass 1 (statrows): the loss
  * of row i as simrows, S unchanged; mr_i its max, f_i = it / sum (as simrows
  * scales), q_i = 1 - p_pos = (sum - e_pos) / sum in double. */
-PL_CLONES static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
+static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t ex,
                                           double *rowloss, T *mr_out, T *f_out, double *q_out)
 {
     const T it = (T)inv_t;
@@ -165,7 +165,7 @@ int PL_NAME(pl_metric_statrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
  * e^{it (s_ij - mr_j)} f_j (one exp with u, w: see statrows); 0 on the
  * excluded diagonal; at the positive p, -inv_t (q_i + q_p) (each p_pos - 1
  * without cancellation, as simrows). */
-PL_CLONES static void PL_NAME(mx_symgradrow)(int64_t k, T *restrict s, int64_t i, double inv_t,
+static void PL_NAME(mx_symgradrow)(int64_t k, T *restrict s, int64_t i, double inv_t,
                                              int64_t p, int64_t ex, const T *restrict mr,
                                              const T *restrict f, const double *q,
                                              const T *restrict u, const T *restrict w, int one)
@@ -199,7 +199,7 @@ void PL_NAME(pl_metric_symgrad_rows)(int64_t m, int64_t k, T *s, double inv_t, i
                                mr, f, q, u, w, one);
 }
 
-PL_CLONES static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
+static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
                                          double inv_t, double *rowloss, int want)
 {
     const int64_t yi = labels[i];
@@ -250,7 +250,7 @@ PL_INLINE T PL_NAME(mx_dist)(const T *g, const T *sqn, int64_t i, int64_t j, int
     return squared ? d2 : PL_SQRT(d2);
 }
 
-PL_CLONES static void PL_NAME(mx_hardrow)(int64_t n, int64_t i, const T *g, const T *sqn,
+static void PL_NAME(mx_hardrow)(int64_t n, int64_t i, const T *g, const T *sqn,
                                           const int64_t *labels, int squared, int64_t *ap,
                                           int64_t *an)
 {
@@ -286,7 +286,7 @@ void PL_NAME(pl_metric_hard_mine)(int64_t n, const T *g, const T *sqn, const int
  * distances b both sorted, positive p has cnt_p = #{b < t_p} active hinges and
  * negative n is in #{t > b_n} of them; the row's hinge sum is
  * sum_p (cnt_p t_p - prefix_b(cnt_p)).  buf holds 4n + 1 doubles. */
-PL_CLONES static void PL_NAME(mx_allrow)(int64_t n, int64_t i, T *g, const T *sqn,
+static void PL_NAME(mx_allrow)(int64_t n, int64_t i, T *g, const T *sqn,
                                          const int64_t *labels, double margin, int squared,
                                          double *rowloss, double *rowcount, int want,
                                          double *buf)
@@ -371,7 +371,7 @@ int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64
  * loss over z z^T make its gradient (W + W^T) z with one BLAS product instead
  * of two. */
 #define PL_SYM_TILE ((int64_t)(256 / sizeof(T)))
-PL_CLONES static void PL_NAME(mx_sym_tilerow)(int64_t n, T *w, int64_t a0)
+static void PL_NAME(mx_sym_tilerow)(int64_t n, T *w, int64_t a0)
 {
     T A[64 * 64];
     const int64_t ts = PL_SYM_TILE;
@@ -422,7 +422,7 @@ void PL_NAME(pl_metric_symmetrize)(int64_t n, T *w, int nthreads)
 /* PyTorch's margin_ranking_loss, elementwise: h = -y (x1 - x2) + margin,
  * l = max(h, 0) (NaN kept), d l / d x1 = -y where h > 0, else 0; g2 = -g1.
  * g1 and g2 are both NULL (value only) or both given. */
-PL_CLONES void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T *y,
+void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T *y,
                                               double margin, double *rowloss, T *g1, T *g2,
                                               int nthreads)
 {
@@ -481,7 +481,7 @@ PL_INLINE void PL_NAME(mx_cosrow)(int64_t d, const T *a, const T *b, T y, double
 }
 
 /* Rows of cosine_embedding: x1, x2 (n, d); ga, gb both NULL or both given. */
-PL_CLONES void PL_NAME(pl_metric_cosine_rows)(int64_t n, int64_t d, const T *x1, const T *x2,
+void PL_NAME(pl_metric_cosine_rows)(int64_t n, int64_t d, const T *x1, const T *x2,
                                               const T *y, double margin, double *rowloss, T *g1,
                                               T *g2, int nthreads)
 {

@@ -100,14 +100,14 @@ typedef int64_t PL_NAME(pl_seg_it);
 typedef int32_t PL_NAME(pl_seg_it);
 #endif
 /* 32-byte GCC vectors: one AVX register, two SSE registers in the baseline
- * clone.  Explicit vectors because GCC's SLP does not keep lane accumulators
+ * build.  Explicit vectors because GCC's SLP does not keep lane accumulators
  * in registers here. */
 typedef T PL_NAME(pl_seg_vt) __attribute__((vector_size(32)));
 typedef PL_NAME(pl_seg_it) PL_NAME(pl_seg_vi) __attribute__((vector_size(32)));
 #define PL_SEG_VL ((int64_t)(32 / sizeof(T)))
 
 /* Vectors never cross a function boundary by value (-Wpsabi: the baseline
- * clone has no AVX ABI); loads are memcpy (unaligned, no aliasing UB). */
+ * build has no AVX ABI); loads are memcpy (unaligned, no aliasing UB). */
 #define PL_SEG_LD(dst, ptr) memcpy(&(dst), (ptr), 32)
 
 PL_INLINE double PL_NAME(pl_seg_vsum)(const PL_NAME(pl_seg_vt) *v)
@@ -248,7 +248,7 @@ PL_INLINE void PL_NAME(pl_seg_sigmoid_row)(const T *restrict xc, const T *restri
 /* Pass 1 of task (n, b): part (C x 4) gets the block's sums.
  * Scratch buf: C rows of SB (activations) + 3 rows: r1 the softmax max,
  * then the labels as T; r2 the softmax 1/sum, or the BCE terms. */
-static PL_CLONES void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+static void PL_NAME(pl_seg_pass1)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
                                             double *part)
 {
     const int64_t C = r->C, S = r->S, SB = r->SB;
@@ -339,7 +339,7 @@ PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *res
 }
 
 /* Pass 2 of task (n, b): write the gradient. coef (C x 4) for sample n. */
-static PL_CLONES void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
+static void PL_NAME(pl_seg_pass2)(const PL_NAME(pl_seg_t) *r, int64_t n, int64_t b, T *buf,
                                             const T *coef)
 {
     const int64_t C = r->C, S = r->S, SB = r->SB;
@@ -579,7 +579,7 @@ PL_INLINE T PL_NAME(pl_seg_act1)(const T *xs, int64_t c, int64_t S, int act, T m
     return v;
 }
 
-static PL_CLONES double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_t n, double smooth,
+static double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_t n, double smooth,
                                               double dice_w, double bce_w, double f, T kb,
                                               double *sm, T *k)
 {

@@ -3,7 +3,7 @@
  * pl_type.h and seg_region_impl.h for the two-pass driver). */
 #include "seg_region_impl.h"
 
-PL_CLONES double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
                                   const int64_t *labels, int activation, int squared,
                                   double smooth, double scale, T *loss, T *grad, double *work,
                                   int nthreads)
@@ -13,7 +13,7 @@ PL_CLONES double PL_NAME(pl_dice)(int64_t n, int64_t c, int64_t s, const T *pred
     return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
 }
 
-PL_CLONES double PL_NAME(pl_iou)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+double PL_NAME(pl_iou)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
                                  const int64_t *labels, int activation, double smooth,
                                  double scale, T *loss, T *grad, double *work, int nthreads)
 {
@@ -22,7 +22,7 @@ PL_CLONES double PL_NAME(pl_iou)(int64_t n, int64_t c, int64_t s, const T *pred,
     return PL_NAME(pl_seg_run)(&r, smooth, 1.0, 0.0, scale, loss, work, nthreads);
 }
 
-PL_CLONES double PL_NAME(pl_region)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
+double PL_NAME(pl_region)(int64_t n, int64_t c, int64_t s, const T *pred, const T *target,
                                     const int64_t *labels, int activation, int kind, int flags,
                                     int wtype, double smooth, double alpha, double beta,
                                     double gamma, double scale, T *loss, T *grad, double *work,
