@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Packaging checks (run by .ci/run inside its venv; cheap, about a minute or two):
 #   1. python -m build --sdist; the sdist installed into a fresh venv with
-#      PYLOSS_REQUIRE_C=1 (its C units compiled at -O0 without clones: the
+#      PYLOSS_REQUIRE_C=1 (its C units compiled once, at -O0: the
 #      point is that the sdist carries every file the build needs, not speed),
 #      then the smoke and import tests run from the unpacked sdist.
 #   2. The C extension built in place with clang in a scratch copy of the tree
 #      (apt-get installs clang when missing; the step is skipped, loudly, if it
-#      cannot), imported, and a few tests run against it.
+#      cannot), imported, and a few tests run against it (the smoke tests
+#      on both per-CPU bodies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,10 +54,15 @@ import pyloss as pl
 from pyloss import _c
 assert _c.lib is not None and pl.__file__.startswith('$WORK/clang'), (pl.__file__, _c.reason)
 v = pl.backends(verbose=True)['c']
-assert v.startswith('available') and 'clang' in v, v
-print('packaging: clang build:', v)
+flags = _c.ffi.string(_c.lib.PL_BUILD_FLAGS).decode()
+# Clang gets the same per-CPU builds as GCC (x86-64): both bodies run below
+assert v == 'available' and flags.startswith('cc: clang'), (v, flags)
+assert _c.lib.pl_have_clones() == ('x86_64' in '$(uname -m)'), flags
+print('packaging: clang build:', v, '|', flags, '| in use:', _c.isa())
 "
     "$PY" -m pytest -p no:cacheprovider -q $SMOKE
+    # the baseline body too (every other test runs the AVX2 one on this CPU)
+    PYLOSS_ISA=baseline "$PY" -m pytest -p no:cacheprovider -q tests/test_smoke.py
     cd "$ROOT"
 else
     echo "packaging: no clang here: the clang build was NOT checked"

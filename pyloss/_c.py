@@ -7,11 +7,17 @@ import os
 
 import numpy as np
 
+# PYLOSS_ISA: which per-CPU build of the kernels runs (csrc/build.py,
+# "Per-CPU builds"): "best" (the default: the best this CPU runs), or one
+# level by name ("baseline", the portable x86-64 body, for tests and for
+# comparing the bodies).  A level this CPU or this build cannot run is an error.
+ISA_NAMES = ("baseline", "x86-64-v3", "x86-64-v4")
+
 try:
     from ._pyloss_c import ffi, lib
     reason = ""
     try:
-        # "" for the per-CPU clone build; else why this is one portable build
+        # "" for the per-CPU builds; else why this is one portable build
         note = ffi.string(lib.PL_BUILD_NOTE).decode()
     except AttributeError:  # an extension built before the note was recorded
         note = ""
@@ -25,6 +31,29 @@ except ImportError as exc:  # the optional C build failed or was skipped
                       + "); reinstall with PYLOSS_REQUIRE_C=1 to see the error")
     except OSError:
         pass
+
+
+def _isa_from_env():
+    want = os.environ.get("PYLOSS_ISA", "best").strip().lower() or "best"
+    if want not in ("best",) + ISA_NAMES:
+        raise ValueError(f"PYLOSS_ISA: expected one of {('best',) + ISA_NAMES}, got {want!r}")
+    if lib is None or want == "best":
+        return
+    level = ISA_NAMES.index(want)
+    if (lib.pl_set_isa(level) if hasattr(lib, "pl_set_isa") else 0) != level:
+        raise ValueError(f"PYLOSS_ISA: {want!r} asked for, but this build or CPU runs only up to "
+                         f"{isa()!r} ({note or 'per-CPU builds: ' + ', '.join(ISA_NAMES[:lib.pl_isa() + 1])})")
+
+
+def isa():
+    """The per-CPU build of the kernels in use ("baseline", "x86-64-v3",
+    "x86-64-v4"), or None without the C extension."""
+    if lib is None:
+        return None
+    return ISA_NAMES[lib.pl_isa()] if hasattr(lib, "pl_isa") else "baseline"
+
+
+_isa_from_env()
 
 _CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
           np.dtype(np.int64): "int64_t[]"}

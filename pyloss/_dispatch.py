@@ -32,6 +32,8 @@ def _probe():
             avail["c"] = _c.lib is not None
             avail["c_reason"] = _c.reason
             avail["c_note"] = _c.note
+        except ValueError:  # PYLOSS_ISA asks for what this CPU cannot run: say so
+            raise
         except Exception as exc:  # pragma: no cover - import of a broken build
             avail["c"] = False
             avail["c_reason"] = f"C extension failed to import: {exc}"
@@ -54,7 +56,7 @@ def backends(verbose: bool = False) -> "tuple[str, ...] | dict[str, str]":
     ``backends()`` gives a tuple of names, e.g. ``('c', 'numba', 'numpy')``;
     ``backends(verbose=True)`` a dict name -> ``"available"`` or the reason a
     backend is missing (a C build that failed, numba not installed).  A C
-    build without per-CPU clones says so: ``"available (one portable build,
+    build without per-CPU builds says so: ``"available (one portable build,
     ...)"``.
     """
     a = _probe()

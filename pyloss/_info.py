@@ -13,9 +13,9 @@ import os
 import platform
 import sys
 
-# CPU flags that matter for the kernels: the baseline clone needs SSE2; the
-# x86-64-v3 clone (csrc/common.h PL_CLONES) uses AVX2 and FMA (avx512f: the opt-in
-# PYLOSS_AVX512=1 clone).
+# CPU flags that matter for the kernels: the baseline build needs SSE2; the
+# x86-64-v3 build (csrc/build.py, "Per-CPU builds") uses AVX2 and FMA
+# (avx512f: the opt-in PYLOSS_AVX512=1 build).
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f")
 
 # extra -> (distribution names to report, import name that must be findable)
@@ -30,7 +30,7 @@ INTEGRATIONS = {
 
 # Environment variables that change what the kernels do.
 _ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "PYLOSS_CHECK",
-        "PYLOSS_DISABLE")
+        "PYLOSS_DISABLE", "PYLOSS_ISA")
 
 
 def _dist_version(name):
@@ -68,6 +68,7 @@ def _c_facts():
         facts["per_cpu_clones"] = bool(_c.lib.pl_have_clones())
     except AttributeError:
         facts["per_cpu_clones"] = None
+    facts["isa"] = _c.isa()
     facts["note"] = _c.note
     try:
         facts["openmp"] = bool(_c.lib.pl_have_openmp())
@@ -139,7 +140,8 @@ def _fmt(info):
     if c["built"]:
         lines.append(f"  flags:  {c['flags']}")
         lines.append(f"  OpenMP: {yes[c.get('openmp')]}")
-        lines.append(f"  per-CPU clones: {yes[c.get('per_cpu_clones')]}"
+        lines.append(f"  per-CPU builds: {yes[c.get('per_cpu_clones')]}"
+                     + (f" (in use: {c['isa']})" if c.get("isa") else "")
                      + (f" ({c['note']})" if c.get("note") else ""))
     else:
         lines.append(f"  not built: {c['reason']}")

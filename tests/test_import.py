@@ -87,7 +87,7 @@ def test_backends_and_losses():
     assert set(v) == {"c", "numba", "numpy"} and v["numpy"] == "available"
     for k in ("c", "numba"):
         # "available", or "available (one portable build, ...)" for a C
-        # build without per-CPU clones
+        # build without per-CPU builds
         assert v[k].startswith("available") == (k in b), v
         assert isinstance(v[k], str) and v[k]
     names = pl.losses()
@@ -257,3 +257,40 @@ def test_pyloss_disable_turns_backends_off(off):
             assert f"'{b}': 'disabled by PYLOSS_DISABLE'" in verbose
     assert names.endswith("numpy")
     assert float(value) == float(pl.huber(np.arange(5.0), np.ones(5), backend="numpy"))
+
+
+def _run_isa(value):
+    """(returncode, stdout, stderr) of a fresh interpreter with PYLOSS_ISA=value
+    calling the C backend (auto) and printing the body in use."""
+    code = ("import numpy as np, pyloss as pl\n"
+            "from pyloss import _c\n"
+            "v = pl.mse(np.arange(5.0), np.ones(5))\n"
+            "print(pl.backends()[0], _c.isa(), repr(float(v)))\n")
+    env = dict(os.environ, PYLOSS_ISA=value, PYTHONPATH=PKG_PARENT)
+    env.pop("PYLOSS_CHECK", None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120, cwd=os.path.dirname(PKG_PARENT))
+    return r.returncode, r.stdout, r.stderr
+
+
+@pytest.mark.skipif("c" not in BACKENDS, reason="needs the C extension")
+def test_pyloss_isa_picks_the_body_or_says_why_not():
+    """PYLOSS_ISA=baseline runs the baseline body (same value); a name that is
+    no level, or a level this CPU or build cannot run, is an error at the first
+    call that names PYLOSS_ISA, never a silent fall back to Numba."""
+    from pyloss import _c
+    ref = float(pl.mse(np.arange(5.0), np.ones(5), backend="numpy"))
+    rc, out, err = _run_isa("baseline")
+    assert rc == 0, err
+    backend, isa, value = out.split()
+    assert backend == "c" and isa == "baseline" and float(value) == ref, out
+    rc, out, err = _run_isa("best")
+    assert rc == 0 and out.split()[1] == _c.isa(), (out, err)
+    rc, out, err = _run_isa("avx2")
+    assert rc != 0 and "PYLOSS_ISA" in err and "'avx2'" in err and "x86-64-v3" in err, err
+    before = _c.lib.pl_isa()
+    best = _c.lib.pl_set_isa(-1)
+    assert _c.lib.pl_set_isa(before) == before
+    if best + 1 < len(_c.ISA_NAMES):   # one level above what runs here
+        rc, out, err = _run_isa(_c.ISA_NAMES[best + 1])
+        assert rc != 0 and "PYLOSS_ISA" in err and _c.ISA_NAMES[best + 1] in err, err

@@ -445,3 +445,46 @@ def test_hypothesis_shapes_and_values(name, data):
     op = data.draw(st.sampled_from(ops_of(loss)), label="op")
     check_against_reference(loss, case, arrays, opts, reduction, op, backend,
                             f"{name} {backend} {dtype} {shape} {reduction} {op}")
+
+
+# ------------------------------------------------------------------ per-CPU builds
+
+@pytest.fixture
+def baseline_isa():
+    """The C kernels' baseline x86-64 body for one test (csrc/build.py,
+    "Per-CPU builds"; every other test runs the best body this CPU runs)."""
+    from pyloss import _c
+    if "c" not in BACKENDS or not _c.lib.pl_have_clones():
+        pytest.skip("one portable C build: no second body to test")
+    before = _c.lib.pl_isa()
+    assert _c.lib.pl_set_isa(0) == 0 and _c.isa() == "baseline"
+    yield
+    assert _c.lib.pl_set_isa(before) == before
+
+
+def test_set_isa_refuses_what_the_cpu_cannot_run(baseline_isa):
+    from pyloss import _c
+    best = _c.lib.pl_set_isa(-1)
+    assert best >= 0 and _c.isa() == _c.ISA_NAMES[best]
+    # one level above the best: refused, and the level in use is unchanged
+    assert _c.lib.pl_set_isa(best + 1) == -1 and _c.lib.pl_isa() == best
+    assert _c.lib.pl_set_isa(0) == 0 and _c.lib.pl_isa() == 0
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES[1:], ids=lambda d: d.name)
+@pytest.mark.parametrize("name", NAMES)
+def test_baseline_body_against_reference(name, dtype, baseline_isa):
+    """The baseline body of every C kernel (what a CPU without AVX2 runs)
+    against the reference: every option set on a size with a SIMD tail and
+    more than one block, the default options on a 2-d shape."""
+    loss, case = pl.get(name), case_of(name)
+    rng = np.random.default_rng(5)
+    for k, (label, extra, weighted) in enumerate(option_variants(loss, case)):
+        for shape in [(4096 * 2 + 3,)] + ([(7, 5)] if k == 0 else []):
+            arrays, opts = make(name, rng, shape, dtype, extra, weighted)
+            refs = RefCache(loss, arrays, opts)
+            for reduction in reductions_of(loss, case):
+                for op in ops_of(loss):
+                    what = f"{name} c/baseline {dtype} shape={shape} {label} {reduction} {op}"
+                    check_against_reference(loss, case, arrays, opts, reduction, op, "c", what,
+                                            refs)
