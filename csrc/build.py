@@ -13,9 +13,10 @@ build ``python csrc/build.py``.  Environment switches, read at build time:
     build single-threaded C kernels even when the compiler supports OpenMP.
 ``PYLOSS_AVX512=1``
     add an AVX-512 (x86-64-v4) build of the kernels next to the AVX2/FMA
-    (x86-64-v3) and baseline ones (x86-64 only; off by default: it costs half
-    as much compile time again and was not measured to win on the machines we
-    bench on).
+    (x86-64-v3) and baseline ones (x86-64 only).  1.55x faster than v3 on an
+    AVX-512 AMD EPYC (geometric mean over every loss, docs/contributing.rst),
+    but off by default: the third build costs half the compile time again,
+    which would break the two-minute install.
 ``PYLOSS_BUILD_JOBS=n``
     compile n units at a time (default: the CPUs this process may use).
 ``PYLOSS_CFLAGS``
@@ -28,7 +29,7 @@ its exported names renamed by a generated header (pl_mse_f32 ->
 pl_mse_f32__v3), and the cffi module defines each kernel as a call to the body
 this CPU runs (csrc/isa.h picks it at load time; ``PYLOSS_ISA=baseline`` at
 run time forces the baseline body, for tests).  This replaced GCC's
-target_clones: the same two bodies for 40% less compile time (a unit compiled
+target_clones: the same two bodies for a sixth less compile time (a unit compiled
 for one target is cheaper than two clones of every function in one pass), and
 Clang gets the AVX2 body too.
 """

@@ -449,32 +449,50 @@ def test_hypothesis_shapes_and_values(name, data):
 
 # ------------------------------------------------------------------ per-CPU builds
 
-@pytest.fixture
-def baseline_isa():
-    """The C kernels' baseline x86-64 body for one test (csrc/build.py,
-    "Per-CPU builds"; every other test runs the best body this CPU runs)."""
+def _levels():
+    """The per-CPU bodies of the C kernels built and runnable here, by level."""
     from pyloss import _c
     if "c" not in BACKENDS or not _c.lib.pl_have_clones():
-        pytest.skip("one portable C build: no second body to test")
+        return []
     before = _c.lib.pl_isa()
-    assert _c.lib.pl_set_isa(0) == 0 and _c.isa() == "baseline"
-    yield
+    best = _c.lib.pl_set_isa(-1)
+    _c.lib.pl_set_isa(before)
+    return list(range(best + 1))
+
+
+@pytest.fixture
+def isa_level(request):
+    """One per-CPU body of the C kernels for one test (csrc/build.py,
+    "Per-CPU builds"; every other test runs the best body this CPU runs)."""
+    from pyloss import _c
+    level = request.param
+    before = _c.lib.pl_isa()
+    assert _c.lib.pl_set_isa(level) == level and _c.isa() == _c.ISA_NAMES[level]
+    yield level
     assert _c.lib.pl_set_isa(before) == before
 
 
-def test_set_isa_refuses_what_the_cpu_cannot_run(baseline_isa):
+@pytest.mark.skipif(not _levels(), reason="one portable C build: one body")
+def test_set_isa_refuses_what_the_cpu_cannot_run():
     from pyloss import _c
-    best = _c.lib.pl_set_isa(-1)
-    assert best >= 0 and _c.isa() == _c.ISA_NAMES[best]
-    # one level above the best: refused, and the level in use is unchanged
-    assert _c.lib.pl_set_isa(best + 1) == -1 and _c.lib.pl_isa() == best
-    assert _c.lib.pl_set_isa(0) == 0 and _c.lib.pl_isa() == 0
+    before = _c.lib.pl_isa()
+    try:
+        best = _c.lib.pl_set_isa(-1)
+        assert best >= 0 and _c.isa() == _c.ISA_NAMES[best]
+        # one level above the best: refused, and the level in use is unchanged
+        assert _c.lib.pl_set_isa(best + 1) == -1 and _c.lib.pl_isa() == best
+        assert _c.lib.pl_set_isa(0) == 0 and _c.lib.pl_isa() == 0 and _c.isa() == "baseline"
+    finally:
+        _c.lib.pl_set_isa(before)
 
 
+@pytest.mark.parametrize("isa_level", _levels(), indirect=True,
+                         ids=lambda v: ("baseline", "x86-64-v3", "x86-64-v4")[v])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES[1:], ids=lambda d: d.name)
 @pytest.mark.parametrize("name", NAMES)
-def test_baseline_body_against_reference(name, dtype, baseline_isa):
-    """The baseline body of every C kernel (what a CPU without AVX2 runs)
+def test_each_cpu_body_against_reference(name, dtype, isa_level):
+    """Every per-CPU body of every C kernel (the baseline one is what a CPU
+    without AVX2 runs; the rest of the suite runs only the best one here)
     against the reference: every option set on a size with a SIMD tail and
     more than one block, the default options on a 2-d shape."""
     loss, case = pl.get(name), case_of(name)
@@ -485,6 +503,6 @@ def test_baseline_body_against_reference(name, dtype, baseline_isa):
             refs = RefCache(loss, arrays, opts)
             for reduction in reductions_of(loss, case):
                 for op in ops_of(loss):
-                    what = f"{name} c/baseline {dtype} shape={shape} {label} {reduction} {op}"
+                    what = f"{name} c/isa{isa_level} {dtype} shape={shape} {label} {reduction} {op}"
                     check_against_reference(loss, case, arrays, opts, reduction, op, "c", what,
                                             refs)
