@@ -148,6 +148,17 @@ int main(void) { return pl_isa_best() < 0; }
 """
 
 
+def _targets_x86_64():
+    """Whether the extension is built for x86-64 only: the build machine's
+    architecture, unless a cross build says otherwise (cibuildwheel on macOS
+    sets _PYTHON_HOST_PLATFORM and ARCHFLAGS, e.g. "-arch arm64" or a
+    universal2 "-arch x86_64 -arch arm64", which one set of flags cannot serve)."""
+    host = os.environ.get("_PYTHON_HOST_PLATFORM", "")
+    arch = host.rsplit("-", 1)[-1] if host else platform.machine()
+    archs = re.findall(r"-arch\s+(\S+)", os.environ.get("ARCHFLAGS", ""))
+    return arch.lower() in ("x86_64", "amd64") and all(a == "x86_64" for a in archs)
+
+
 def _isa_builds(cflags):
     """(builds, note): the per-CPU builds of the kernel units (see the module
     docstring), or [] and one line saying why there is one portable build
@@ -159,7 +170,7 @@ def _isa_builds(cflags):
         return [], base + ": built with -DPL_NO_CLONES"
     if os.environ.get("PYLOSS_SANITIZE") == "1":
         return [], base + ": sanitizer build"
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if not _targets_x86_64():
         return [], base + ": per-CPU builds are made for x86-64 only"
     if not _try(cflags, "int main(void) { return 0; }\n")[0]:
         return [], ""   # no working compiler at all: the build itself will say so
