@@ -33,6 +33,7 @@ target_clones: the same two bodies for a sixth less compile time (a unit compile
 for one target is cheaper than two clones of every function in one pass), and
 Clang gets the AVX2 body too.
 """
+import functools
 import os
 import platform
 import re
@@ -188,6 +189,7 @@ def _isa_builds(cflags):
     return builds, ""
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel_decls():
     """(return type, name, parameters, argument names) of every kernel: the
     declarations of the family headers (pl_info.h's are info.c's, not kernels)."""

@@ -43,6 +43,11 @@ int pl_isa(void)
     return pl_isa_now;
 }
 
+int pl_isa_max(void)
+{
+    return pl_isa_best();
+}
+
 int pl_set_isa(int level)
 {
     const int best = pl_isa_best();

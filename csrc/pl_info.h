@@ -7,4 +7,5 @@ int pl_have_clones(void);
  * runs) and returns the level now in use, or -1, changing nothing, when the
  * CPU cannot run that level.  Not thread-safe: for start-up and tests. */
 int pl_isa(void);
+int pl_isa_max(void);   /* the best level this CPU runs in this build */
 int pl_set_isa(int level);

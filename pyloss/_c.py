@@ -40,9 +40,18 @@ def _isa_from_env():
     if lib is None or want == "best":
         return
     level = ISA_NAMES.index(want)
-    if (lib.pl_set_isa(level) if hasattr(lib, "pl_set_isa") else 0) != level:
-        raise ValueError(f"PYLOSS_ISA: {want!r} asked for, but this build or CPU runs only up to "
-                         f"{isa()!r} ({note or 'per-CPU builds: ' + ', '.join(ISA_NAMES[:lib.pl_isa() + 1])})")
+    if level >= len(isa_levels()):
+        raise ValueError(f"PYLOSS_ISA: {want!r} asked for, but this build or CPU runs only "
+                         f"{', '.join(isa_levels())}" + (f" ({note})" if note else ""))
+    lib.pl_set_isa(level)
+
+
+def isa_levels():
+    """The per-CPU builds this build has and this CPU runs, by level
+    (("baseline",) for a one-body build), or () without the C extension."""
+    if lib is None:
+        return ()
+    return ISA_NAMES[:lib.pl_isa_max() + 1] if hasattr(lib, "pl_isa_max") else ISA_NAMES[:1]
 
 
 def isa():
