@@ -237,9 +237,8 @@ PL_INLINE double PL_NAME(rows_contig)(const PL_NAME(pl_smx) *o, int64_t r0, int6
 /* Tiles: J rows side by side, class stride zs, lanes along the rows   */
 /* ------------------------------------------------------------------ */
 PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z, int64_t zs,
-                               const int64_t *yv, int64_t ys, const T *tp, T *loss, int64_t ls,
-                               T *g, const int hm, const int mode, const int ww, const int we,
-                               const int st)
+                               const int64_t *yv, const T *tp, T *loss, T *g, const int hm,
+                               const int mode, const int we, const int st)
 {
     T m[PL_TJ], S[PL_TJ], Aw[PL_TJ], At[PL_TJ], Qt[PL_TJ], R[PL_TJ], invS[PL_TJ], sink[PL_TJ];
     int64_t y[PL_TJ];
@@ -247,7 +246,7 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
     for (int j = 0; j < J; j++) {
         m[j] = -INFINITY;
         S[j] = Aw[j] = At[j] = Qt[j] = R[j] = 0;
-        int64_t t = mode == PL_MODE_PROB ? -1 : yv[j * ys];
+        int64_t t = mode == PL_MODE_PROB ? -1 : yv[j];
         y[j] = (t == o->ignore || t < 0 || t >= c) ? -1 : t;
     }
     for (int64_t k = 0; k < c; k++) {
@@ -262,7 +261,7 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
          * unconditional store, one loop for both: half the code, but 10-40%
          * slower value calls, so the hot combinations get 0 and 1) */
         T *gk = st == 1 ? g + k * zs : st == 2 ? (g ? g + k * zs : sink) : NULL;
-        T wk = ww ? w[k] : (T)1;
+        T wk = w ? w[k] : (T)1;
         for (int j = 0; j < J; j++) {
             T d = zk[j] - m[j];
             T e = PL_EXP(d);
@@ -281,7 +280,7 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
         PL_NAME(pl_rowq) q;
         T zym = y[j] >= 0 ? z[y[j] * zs + j] - m[j] : (T)0;
         T l = PL_NAME(smx_finish)(o, c, st, y[j], zym, &q);
-        if (loss) loss[j * ls] = l;
+        if (loss) loss[j] = l;
         acc += (double)l;
         invS[j] = (T)1 / S[j];
         T sm = o->scale * q.smass;
@@ -295,7 +294,7 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
     for (int64_t k = 0; k < c; k++) {
         T *gk = g + k * zs;
         const T *tk = mode == PL_MODE_PROB ? tp + k * zs : NULL;
-        T wk = ww ? w[k] : (T)1;
+        T wk = w ? w[k] : (T)1;
         if (hm) {
             for (int j = 0; j < J; j++) {
                 T p = gk[j] * invS[j];
@@ -313,15 +312,51 @@ PL_INLINE double PL_NAME(tile)(const PL_NAME(pl_smx) *o, int J, int64_t c, const
     return acc;
 }
 
-/* The combinations whose tiles get separate value and gradient bodies (st 0
- * and 1): plain cross-entropy and softmax focal, no class weights, no label
- * smoothing.  The others share one body (st 2). */
-#define PL_SMX_HOT(mode, ww, we) ((mode) != PL_MODE_PROB && !(ww) && !(we))
+/* The tile bodies, each compiled once and shared by narrow contiguous rows
+ * (transposed, zs = PL_TJ) and positions of an (N, C, d...) input (zs = d):
+ * plain cross-entropy and softmax focal get separate value and gradient
+ * bodies (st 0 and 1); the rarer combinations (class weights, label
+ * smoothing, probability targets) one body per mode with the gradient known
+ * at run time (st 2).  Class weights enter a tile only per class, outside its
+ * inner loops, so they are read at run time; the rare bodies always sum
+ * w_k (z_k - m) (one FMA per element), used only with label smoothing.  Nine
+ * inlined copies of the tile (one per combination and layout) made this unit
+ * the slowest to compile for no measurable speed. */
+#define PL_TILE_FN(NAME, MODE, WE, ST)                                                      \
+    static double PL_NAME(NAME)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z,     \
+                                int64_t zs, const int64_t *yv, const T *tp, T *loss, T *g,  \
+                                int hm)                                                     \
+    {                                                                                       \
+        return PL_NAME(tile)(o, J, c, z, zs, yv, tp, loss, g, hm, MODE, WE, ST);            \
+    }
+PL_TILE_FN(tile_class_v, PL_MODE_CLASS, 0, 0)
+PL_TILE_FN(tile_class_g, PL_MODE_CLASS, 0, 1)
+PL_TILE_FN(tile_focal_v, PL_MODE_FOCAL, 0, 0)
+PL_TILE_FN(tile_focal_g, PL_MODE_FOCAL, 0, 1)
+PL_TILE_FN(tile_class_any, PL_MODE_CLASS, 1, 2)
+PL_TILE_FN(tile_prob_any, PL_MODE_PROB, 1, 2)
+#undef PL_TILE_FN
+
+/* J rows side by side, class stride zs: the tile body for this call. */
+static double PL_NAME(tile_pick)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z,
+                                 int64_t zs, const int64_t *yv, const T *tp, T *loss, T *g,
+                                 int hm)
+{
+    if (o->mode == PL_MODE_PROB)
+        return PL_NAME(tile_prob_any)(o, J, c, z, zs, yv, tp, loss, g, hm);
+    if (o->weight != NULL || o->eps > 0)
+        return PL_NAME(tile_class_any)(o, J, c, z, zs, yv, tp, loss, g, hm);
+    if (o->mode == PL_MODE_FOCAL)
+        return g ? PL_NAME(tile_focal_g)(o, J, c, z, zs, yv, tp, loss, g, hm)
+                 : PL_NAME(tile_focal_v)(o, J, c, z, zs, yv, tp, loss, g, hm);
+    return g ? PL_NAME(tile_class_g)(o, J, c, z, zs, yv, tp, loss, g, hm)
+             : PL_NAME(tile_class_v)(o, J, c, z, zs, yv, tp, loss, g, hm);
+}
 
 /* Narrow contiguous rows r0..r1: transpose J rows into a local tile. */
-PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int64_t r1, int64_t c,
-                                      const T *z, const int64_t *yv, const T *tp, T *loss, T *g,
-                                      const int hm, const int mode, const int ww, const int we)
+static double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int64_t r1, int64_t c,
+                                   const T *z, const int64_t *yv, const T *tp, T *loss, T *g,
+                                   const int hm)
 {
     T zb[PL_NARROW * PL_TJ], gb[PL_NARROW * PL_TJ], tb[PL_NARROW * PL_TJ];
     double acc = 0;
@@ -329,31 +364,16 @@ PL_INLINE double PL_NAME(rows_narrow)(const PL_NAME(pl_smx) *o, int64_t r0, int6
         int J = (int)(r1 - r < PL_TJ ? r1 - r : PL_TJ);
         for (int j = 0; j < J; j++)
             for (int64_t k = 0; k < c; k++) zb[k * PL_TJ + j] = z[(r + j) * c + k];
-        if (mode == PL_MODE_PROB)
+        if (tp)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) tb[k * PL_TJ + j] = tp[(r + j) * c + k];
-        if (!PL_SMX_HOT(mode, ww, we))
-            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
-                                 loss ? loss + r : NULL, 1, g ? gb : NULL, hm, mode, ww, we, 2);
-        else if (g)
-            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
-                                 loss ? loss + r : NULL, 1, gb, hm, mode, ww, we, 1);
-        else
-            acc += PL_NAME(tile)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, 1, tb,
-                                 loss ? loss + r : NULL, 1, NULL, hm, mode, ww, we, 0);
+        acc += PL_NAME(tile_pick)(o, J, c, zb, PL_TJ, yv ? yv + r : NULL, tb,
+                                  loss ? loss + r : NULL, g ? gb : NULL, hm);
         if (g)
             for (int j = 0; j < J; j++)
                 for (int64_t k = 0; k < c; k++) g[(r + j) * c + k] = gb[k * PL_TJ + j];
     }
     return acc;
-}
-
-PL_INLINE double PL_NAME(tile_generic)(const PL_NAME(pl_smx) *o, int J, int64_t c, const T *z,
-                                    int64_t zs, const int64_t *yv, const T *tp, T *loss, T *g,
-                                    int hm)
-{
-    return PL_NAME(tile)(o, J, c, z, zs, yv, 1, tp, loss, 1, g, hm, o->mode, o->weight != NULL,
-                         o->eps > 0, 2);
 }
 
 /* One work item: rows [r0, r1) of a contiguous (rows, C) input, or, for d > 1,
@@ -366,11 +386,11 @@ static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, 
     const int ww = o->weight != NULL;
     const int we = o->eps > 0;
     if (d == 1) {
-        int narrow = c < PL_NARROW;
+        if (c < PL_NARROW)
+            return PL_NAME(rows_narrow)(o, a0, a1, c, z, yv, tp, loss, g, hm);
 #define PL_DISPATCH(MODE, WW, WE)                                                                  \
         if (mode == MODE && ww == WW && we == WE)                                                  \
-            return narrow ? PL_NAME(rows_narrow)(o, a0, a1, c, z, yv, tp, loss, g, hm, MODE, WW, WE) \
-                          : PL_NAME(rows_contig)(o, a0, a1, c, z, yv, tp, loss, g, hm, MODE, WW, WE);
+            return PL_NAME(rows_contig)(o, a0, a1, c, z, yv, tp, loss, g, hm, MODE, WW, WE);
         PL_DISPATCH(PL_MODE_CLASS, 0, 0)
         PL_DISPATCH(PL_MODE_CLASS, 0, 1)
         PL_DISPATCH(PL_MODE_CLASS, 1, 0)
@@ -386,21 +406,9 @@ static double PL_NAME(smx_item)(const PL_NAME(pl_smx) *o, int64_t c, int64_t d, 
     /* sample nidx, positions a0..a1 (a1 - a0 <= PL_TJ) */
     const int64_t base = nidx * c * d + a0;
     const int64_t ro = nidx * d + a0;
-    const int J = (int)(a1 - a0);
-#define PL_TILE_CALL(MODE, WW, WE, ST)                                                      \
-    if (mode == MODE && ww == WW && we == WE && (g != NULL) == ST)                          \
-        return PL_NAME(tile)(o, J, c, z + base, d, yv ? yv + ro : NULL, 1,                  \
-                             tp ? tp + base : NULL, loss ? loss + ro : NULL, 1,             \
-                             g ? g + base : NULL, hm, MODE, WW, WE, ST);
-    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 0)
-    PL_TILE_CALL(PL_MODE_CLASS, 0, 0, 1)
-    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 0)
-    PL_TILE_CALL(PL_MODE_FOCAL, 0, 0, 1)
-#undef PL_TILE_CALL
-    /* the rarer combinations share one body with run-time flags */
-    return PL_NAME(tile_generic)(o, J, c, z + base, d, yv ? yv + ro : NULL,
-                                 tp ? tp + base : NULL, loss ? loss + ro : NULL,
-                                 g ? g + base : NULL, hm);
+    return PL_NAME(tile_pick)(o, (int)(a1 - a0), c, z + base, d, yv ? yv + ro : NULL,
+                              tp ? tp + base : NULL, loss ? loss + ro : NULL,
+                              g ? g + base : NULL, hm);
 }
 
 /* Rows per work item for contiguous rows: fixed by C alone (never by the
