@@ -1,4 +1,4 @@
-/* combination.c -- dice_bce and focal_smooth_l1. */
+/* combination.c -- focal_smooth_l1 (dice_bce is compiled in segmentation.c). */
 /* Without -fno-trapping-math GCC will not if-convert the selects of
  * pl_expf/pl_logf, so no loop calling them vectorises.  It changes no IEEE
  * result (NaN/Inf propagate as before), only the FP exception flags. */

@@ -3,6 +3,8 @@
  * dice_bce: sigmoid Dice + BCE-with-logits over (N, C, S), same target
  * conventions, work buffer and outputs as pl_dice (segmentation.h); the
  * per-sample loss is dice_weight * dice_n + bce_weight * mean(BCE of sample n).
+ * Its body is compiled in segmentation.c (segmentation_impl.h), with the
+ * region engine it shares with dice.
  *
  * focal_smooth_l1: RetinaNet.  cls (A, K), box (A, D).  Returns the
  * unnormalised total (focal over every element + smooth-L1 over the rows of

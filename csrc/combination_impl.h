@@ -1,17 +1,9 @@
-/* combination_impl.h -- dice_bce and focal_smooth_l1, once per dtype. */
+/* combination_impl.h -- focal_smooth_l1, once per dtype.  dice_bce's body
+ * is in segmentation_impl.h: it is the region engine with the BCE terms on,
+ * and a second copy of that engine here doubled this unit's compile time
+ * (seg_region_impl.h is included for pl_seg_rowsum only; GCC and Clang drop
+ * the unused static functions before optimising them). */
 #include "seg_region_impl.h"
-
-/* dice_bce: sigmoid Dice and BCE-with-logits accumulated in the same pass
- * (seg_region_impl.h with bce = 1), gradient in one more pass. */
-double PL_NAME(pl_dice_bce)(int64_t n, int64_t c, int64_t s, const T *logits,
-                                      const T *target, const int64_t *labels, double dice_weight,
-                                      double bce_weight, double smooth, double scale, T *loss,
-                                      T *grad, double *work, int nthreads)
-{
-    PL_NAME(pl_seg_t) r = {n, c, s, 0, logits, target, labels, grad, PL_SEG_ACT_SIGMOID,
-                           PL_SEG_DICE, 1, PL_SEG_NO_OPTS};
-    return PL_NAME(pl_seg_run)(&r, smooth, dice_weight, bce_weight, scale, loss, work, nthreads);
-}
 
 /* torchvision sigmoid_focal_loss at one element and its derivative.
  * q = 1 - p_t = p (1 - t) + (1 - p) t with p and 1 - p each from e^-|x|

@@ -1,4 +1,5 @@
-/* segmentation.c -- dice and iou (the driver is seg_region_impl.h). */
+/* segmentation.c -- dice, iou, the region losses and dice_bce (the driver is
+ * seg_region_impl.h). */
 /* Without -fno-trapping-math GCC will not if-convert the selects of
  * pl_expf/pl_logf, so no loop calling them vectorises.  It changes no IEEE
  * result (NaN/Inf propagate as before), only the FP exception flags. */
