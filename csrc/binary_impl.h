@@ -63,7 +63,7 @@ PL_INLINE void PL_NAME(binary_cross_entropy_with_logits_point)(T x, T t, T a, T 
     *g = ((T)1 - t) * p - (has_pw != 0 ? a : (T)1) * t * pm;
     *h = lw * p * pm;
 }
-PL_EW_KERNEL(binary_cross_entropy_with_logits)
+PL_EW_KERNEL_AUX(binary_cross_entropy_with_logits)
 
 /* torchvision sigmoid_focal_loss: a ce q^gamma, q = 1 - p_t.
  * q^(gamma-1) q' is written q^gamma v (1 - 2t), v = p (1 - p) / q (-> 1 as

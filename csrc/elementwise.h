@@ -23,7 +23,11 @@
  * Each output goes to the caller's array or to a local chunk, so one loop
  * serves value, loss and gradient calls alike; the Hessian and the weights are
  * compile-time cases (four straight, vectorisable loops per loss and dtype),
- * an auxiliary input takes a generic path.
+ * an auxiliary input takes a generic path.  Only kernels defined with
+ * PL_EW_KERNEL_AUX (their point function reads a: binary_cross_entropy_with_logits'
+ * pos_weight, quantile's levels) compile that path; the others ignore aux (their
+ * point functions do not read it), which saves a fifth loop per loss and dtype
+ * that no call used.
  */
 #ifndef PL_ELEMENTWISE_H
 #define PL_ELEMENTWISE_H
@@ -37,7 +41,7 @@
 
 #define PL_EW_CH 512           /* elements per inner chunk (multiple of PL_LANES) */
 
-#define PL_EW_BLOCK(NAME)                                                                       \
+#define PL_EW_BLOCK(NAME, AUX)                                                                  \
     PL_INLINE double PL_NAME(NAME##_blk)(int64_t n, const T *pred, const T *target,              \
                                          const T *weight, const T *aux, T p0, T p1, T scale,    \
                                          T *loss, T *grad, T *hess, const int m, const int ww,   \
@@ -76,19 +80,20 @@
                                        T *loss, T *grad, T *hess, int m, int wa)                \
     {                                                                                           \
         const int ww = weight != NULL;                                                          \
+        const int wx = (AUX) && wa;                                                             \
         /* the loss and the gradient are always computed and stored (to a local     \
          * chunk when not asked for), so value() is bit-identical to                \
          * value_and_grad()'s value even though FMA contraction                     \
          * (-ffp-contract=fast) is free to fuse differently in code that differs;   \
          * only the Hessian and the weights are compile-time cases: straight loops */  \
-        switch (((m & PL_EW_H) ? 1 : 0) | (ww << 1) | (wa << 2)) {                              \
+        switch (((m & PL_EW_H) ? 1 : 0) | (ww << 1) | (wx << 2)) {                              \
         PL_EW_CASE(NAME, 0, 0)                                                                  \
         PL_EW_CASE(NAME, 0, 1)                                                                  \
         PL_EW_CASE(NAME, 1, 0)                                                                  \
         PL_EW_CASE(NAME, 1, 1)                                                                  \
-        default: /* an auxiliary input: rare, one body with run-time flags */                   \
-            return PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale, loss, grad, \
-                                       hess, m, ww, wa);                                        \
+        default: /* an auxiliary input (AUX kernels only): one body with run-time flags */      \
+            return (AUX) ? PL_NAME(NAME##_blk)(n, pred, target, weight, aux, p0, p1, scale,      \
+                                               loss, grad, hess, m, ww, wa) : 0.0;               \
         }                                                                                       \
     }
 
@@ -106,10 +111,11 @@
 /* PL_EW_INTERNAL: the same kernel with internal linkage, for one that only a
  * dispatcher in its unit calls (a unit's global names are exactly those its
  * header declares: csrc/build.py renames them per CPU build). */
-#define PL_EW_KERNEL(NAME) PL_EW_KERNEL_AS(NAME, )
-#define PL_EW_INTERNAL(NAME) PL_EW_KERNEL_AS(NAME, static)
-#define PL_EW_KERNEL_AS(NAME, STORAGE)                                                          \
-    PL_EW_BLOCK(NAME)                                                                           \
+#define PL_EW_KERNEL(NAME) PL_EW_KERNEL_AS(NAME, , 0)
+#define PL_EW_INTERNAL(NAME) PL_EW_KERNEL_AS(NAME, static, 0)
+#define PL_EW_KERNEL_AUX(NAME) PL_EW_KERNEL_AS(NAME, , 1)
+#define PL_EW_KERNEL_AS(NAME, STORAGE, AUX)                                                     \
+    PL_EW_BLOCK(NAME, AUX)                                                                      \
     STORAGE double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
                                         const T *weight, const T *aux, double p0, double p1,    \
                                         double scale, T *loss, T *grad, T *hess, int nthreads)  \

@@ -110,7 +110,7 @@ PL_INLINE void PL_NAME(quantile_point)(T p, T t, T a, T q0, T p1, T *l, T *g, T 
     *g = u > 0 ? -q : (u < 0 ? (T)1 - q : u * (T)0);
     *h = (T)0;
 }
-PL_EW_KERNEL(quantile)
+PL_EW_KERNEL_AUX(quantile)
 
 /* Pseudo-Huber, p0 = delta > 0, p1 = 1/delta.  With x = r/delta and
  * s = sqrt(1 + x^2): l = delta^2 (s - 1) = r^2 / (1 + s), written
