@@ -70,13 +70,21 @@ def main(argv=None):
             print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
     names = [b[0] for b in builds]
     cells = sorted({k[1:] for k in med})
-    print(f"{'loss':26s} {'dtype':8s} {'op':5s}" + "".join(f"{n + ' ms':>12s}" for n in names)
+    print_table(names, f"{'loss':26s} {'dtype':8s} {'op':5s}",
+                [(f"{c[0]:26s} {c[1]:8s} {c[2]:5s}",
+                  [statistics.median(med[(n,) + c]) * 1e3 if med.get((n,) + c) else float("nan")
+                   for n in names]) for c in cells])
+
+
+def print_table(names, head, rows):
+    """rows: (label, [ms per build]); prints each build's ms and ratio to the first,
+    then the geometric mean, median and range of each ratio (bench/softmax_options.py
+    prints its table with it too)."""
+    print(head + "".join(f"{n + ' ms':>12s}" for n in names)
           + "".join(f"{n + '/' + names[0]:>14s}" for n in names[1:]))
     ratios = collections.defaultdict(list)
-    for cell in cells:
-        ms = [statistics.median(med[(n,) + cell]) * 1e3 if med.get((n,) + cell) else float("nan")
-              for n in names]
-        row = f"{cell[0]:26s} {cell[1]:8s} {cell[2]:5s}" + "".join(f"{m:12.3f}" for m in ms)
+    for label, ms in rows:
+        row = label + "".join(f"{m:12.3f}" for m in ms)
         for i, n in enumerate(names[1:], 1):
             ratios[n].append(ms[i] / ms[0])
             row += f"{ms[i] / ms[0]:14.2f}"
@@ -87,7 +95,6 @@ def main(argv=None):
             print(f"{n}/{names[0]}: geometric mean {statistics.geometric_mean(rs):.3f}, median "
                   f"{statistics.median(rs):.3f}, min {min(rs):.2f}, max {max(rs):.2f} "
                   f"({len(rs)} cells)")
-
 
 if __name__ == "__main__":
     main()

@@ -88,22 +88,11 @@ def main(argv=None):
                 for cell, t in json.load(open(out)).items():
                     best[(name, cell)] = min(t, best.get((name, cell), float("inf")))
             print(f"round {r + 1} of {args.rounds} done", file=sys.stderr)
+    from compare_builds import print_table   # bench/ is sys.path[0] when run as a script
     names = [b[0] for b in builds]
     cells = [c for (n, c) in best if n == names[0]]
-    print(f"{'cell':44s}" + "".join(f"{n + ' ms':>12s}" for n in names)
-          + "".join(f"{n + '/' + names[0]:>14s}" for n in names[1:]))
-    ratios = {n: [] for n in names[1:]}
-    for cell in cells:
-        ms = [best[(n, cell)] * 1e3 for n in names]
-        row = f"{cell:44s}" + "".join(f"{m:12.3f}" for m in ms)
-        for i, n in enumerate(names[1:], 1):
-            ratios[n].append(ms[i] / ms[0])
-            row += f"{ms[i] / ms[0]:14.2f}"
-        print(row)
-    for n, rs in ratios.items():
-        print(f"{n}/{names[0]}: geometric mean {statistics.geometric_mean(rs):.3f}, "
-              f"min {min(rs):.2f}, max {max(rs):.2f} ({len(rs)} cells)")
-
+    print_table(names, f"{'cell':44s}",
+                [(f"{c:44s}", [best[(n, c)] * 1e3 for n in names]) for c in cells])
 
 if __name__ == "__main__":
     main()
