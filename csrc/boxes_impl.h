@@ -66,22 +66,31 @@ static double PL_NAME(pl_box_block)(int64_t n, const T *pred, const T *target,
     return acc;
 }
 
+typedef struct {
+    int64_t n;
+    const T *pred, *target, *weight;
+    int kind;
+    double eps, scale;
+    T *loss, *grad;
+} PL_NAME(box_job);
+
+static double PL_NAME(box_one)(void *vj, int64_t b)
+{
+    const PL_NAME(box_job) *j = (const PL_NAME(box_job) *)vj;
+    const int64_t s = b * PL_BOX_BLOCK;
+    const int64_t len = j->n - s < PL_BOX_BLOCK ? j->n - s : PL_BOX_BLOCK;
+    return PL_NAME(pl_box_block)(len, j->pred + 4 * s, j->target + 4 * s,
+                                 j->weight ? j->weight + s : NULL, j->kind, j->eps, j->scale,
+                                 j->loss ? j->loss + s : NULL, j->grad ? j->grad + 4 * s : NULL);
+}
+
 double PL_NAME(pl_box_iou)(int64_t n, const T *pred, const T *target, const T *weight, int kind,
                            double eps, double scale, T *loss, T *grad, double *work,
                            int nthreads)
 {
     const int64_t nb = pl_box_work(n);
-    const int par = nthreads > 1 && n >= PL_PAR_MIN / 4;
-    (void)par;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (par)
-#endif
-    for (int64_t b = 0; b < nb; b++) {
-        const int64_t s = b * PL_BOX_BLOCK;
-        const int64_t len = n - s < PL_BOX_BLOCK ? n - s : PL_BOX_BLOCK;
-        work[b] = PL_NAME(pl_box_block)(len, pred + 4 * s, target + 4 * s,
-                                        weight ? weight + s : NULL, kind, eps, scale,
-                                        loss ? loss + s : NULL, grad ? grad + 4 * s : NULL);
-    }
+    const int par = pl_use_threads(4 * n, nthreads);
+    PL_NAME(box_job) j = {n, pred, target, weight, kind, eps, scale, loss, grad};
+    pl_run_blocks(nb, par ? nthreads : 1, PL_NAME(box_one), &j, work);
     return pl_pairwise(work, nb);
 }

@@ -51,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # the largest first: see parallel_compile).
 SOURCES = [
     "info.c",
+    "pool.c",
     "regression.c",
     "classification.c",
     "binary.c",
@@ -146,7 +147,7 @@ ISA_V4 = ("v4", 2, ["-march=x86-64-v4", "-mno-movbe", "-mno-lzcnt", "-mno-f16c"]
 ISA_BASE_FLAGS = ["-O3"]
 ISA_BASE = ("base", 0, ISA_BASE_FLAGS)
 # Units compiled once whatever the CPU (they define no kernel).
-SINGLE = {"info.c"}
+SINGLE = {"info.c", "pool.c"}
 
 _ISA_PROBE = """#include "isa.h"
 int main(void) { return pl_isa_best() < 0; }

@@ -423,6 +423,30 @@ static inline int64_t PL_NAME(smx_rows_per_item)(int64_t c)
     return c < PL_NARROW ? ((r + PL_TJ - 1) / PL_TJ) * PL_TJ : r;
 }
 
+/* One smx_run call's arguments, for its work items (pl_sum_blocks). */
+typedef struct {
+    const PL_NAME(pl_smx) *o;
+    int64_t n, c, d, per, tiles;
+    const T *z, *tp;
+    const int64_t *yv;
+    T *loss, *g;
+    int hm;
+} PL_NAME(smx_job);
+
+static double PL_NAME(smx_one)(void *vj, int64_t it)
+{
+    const PL_NAME(smx_job) *j = (const PL_NAME(smx_job) *)vj;
+    if (j->d == 1) {
+        int64_t r0 = it * j->per, r1 = r0 + j->per < j->n ? r0 + j->per : j->n;
+        return PL_NAME(smx_item)(j->o, j->c, j->d, j->z, j->yv, j->tp, j->loss, j->g, j->hm, r0,
+                                 r1, 0);
+    }
+    int64_t nn = it / j->tiles, t = it % j->tiles;
+    int64_t a0 = t * PL_TJ, a1 = a0 + PL_TJ < j->d ? a0 + PL_TJ : j->d;
+    return PL_NAME(smx_item)(j->o, j->c, j->d, j->z, j->yv, j->tp, j->loss, j->g, j->hm, a0, a1,
+                             nn);
+}
+
 static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, int64_t d,
                                const T *z, const int64_t *yv, const T *tp, T *loss, T *g, int hm,
                                int nthreads)
@@ -450,29 +474,11 @@ static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, i
         tiles = (d + PL_TJ - 1) / PL_TJ;
         items = n * tiles;
     }
-    double part[PL_SUPER];
-    double total = 0.0;
-    const int par = pl_use_threads(rows * c, nthreads);
-    (void)par;
-    PL_OMP_PARALLEL(par, nthreads)
-    for (int64_t b0 = 0; b0 < items; b0 += PL_SUPER) {
-        const int64_t bn = items - b0 < PL_SUPER ? items - b0 : PL_SUPER;
-        PL_OMP_FOR_IN
-        for (int64_t b = 0; b < bn; b++) {
-            const int64_t it = b0 + b;
-            if (d == 1) {
-                int64_t r0 = it * per, r1 = r0 + per < n ? r0 + per : n;
-                part[b] = PL_NAME(smx_item)(o, c, d, z, yv, tp, loss, g, hm, r0, r1, 0);
-            } else {
-                int64_t nn = it / tiles, t = it % tiles;
-                int64_t a0 = t * PL_TJ, a1 = a0 + PL_TJ < d ? a0 + PL_TJ : d;
-                part[b] = PL_NAME(smx_item)(o, c, d, z, yv, tp, loss, g, hm, a0, a1, nn);
-            }
-        }
-        PL_OMP_SINGLE
-        total += pl_pairwise(part, bn);
-    }
-    return total;
+    PL_NAME(smx_job) j;
+    j.o = o; j.n = n; j.c = c; j.d = d; j.per = per; j.tiles = tiles;
+    j.z = z; j.tp = tp; j.yv = yv; j.loss = loss; j.g = g; j.hm = hm;
+    return pl_sum_blocks(items, pl_use_threads(rows * c, nthreads) ? nthreads : 1,
+                         PL_NAME(smx_one), &j);
 }
 
 double PL_NAME(pl_cross_entropy)(int64_t n, int64_t c, int64_t d, const T *logits,

@@ -151,6 +151,31 @@ static int64_t PL_NAME(pl_fsl_count)(int64_t a0, int64_t na, int64_t K, const T 
     return np_;
 }
 
+typedef struct {
+    int64_t a, k, d, rb, first;   /* first: the block that fsl_one's b = 0 is */
+    const T *x, *t, *bp, *bt;
+    T alpha, gamma, beta, inv_beta, sc;
+    T *loss, *g_cls, *g_box;
+    int64_t *cnts;                /* positives per block, from `first` on */
+} PL_NAME(fsl_job);
+
+static double PL_NAME(fsl_count_one)(void *vj, int64_t b)
+{
+    const PL_NAME(fsl_job) *j = (const PL_NAME(fsl_job) *)vj;
+    const int64_t a0 = b * j->rb;
+    return (double)PL_NAME(pl_fsl_count)(a0, j->a - a0 < j->rb ? j->a - a0 : j->rb, j->k, j->t);
+}
+
+static double PL_NAME(fsl_one)(void *vj, int64_t b)
+{
+    const PL_NAME(fsl_job) *j = (const PL_NAME(fsl_job) *)vj;
+    const int64_t a0 = (j->first + b) * j->rb;
+    j->cnts[b] = 0;
+    return PL_NAME(pl_fsl_blkd)(a0, j->a - a0 < j->rb ? j->a - a0 : j->rb, j->k, j->d, j->x, j->t,
+                                j->bp, j->bt, j->alpha, j->gamma, j->beta, j->inv_beta, j->sc,
+                                j->loss, j->g_cls, j->g_box, &j->cnts[b]);
+}
+
 double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls_logits,
                                              const T *cls_target, const T *box_pred,
                                              const T *box_target, double alpha, double gamma,
@@ -160,40 +185,27 @@ double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls
     const int64_t width = k + d > 0 ? k + d : 1;
     const int64_t rb = width >= PL_BLOCK ? 1 : PL_BLOCK / width;
     const int64_t nb = (a + rb - 1) / rb;
-    const int par = pl_use_threads(a * width, nthreads);
-    (void)par;
+    const int nt = pl_use_threads(a * width, nthreads) ? nthreads : 1;
+    int64_t cnts[PL_SUPER];
+    PL_NAME(fsl_job) j = {a, k, d, rb, 0, cls_logits, cls_target, box_pred, box_target,
+                          (T)alpha, (T)gamma, (T)beta, beta > 0 ? (T)(1.0 / beta) : (T)0, (T)1,
+                          loss, g_cls, g_box, cnts};
     double sc = 1.0;
     if (normalize && (g_cls || g_box)) {
-        /* the gradient carries 1 / max(1, positives): count them first */
-        int64_t cnt = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par) num_threads(nthreads) reduction(+ : cnt)
-#endif
-        for (int64_t b = 0; b < nb; b++) {
-            const int64_t a0 = b * rb;
-            cnt += PL_NAME(pl_fsl_count)(a0, a - a0 < rb ? a - a0 : rb, k, cls_target);
-        }
-        sc = 1.0 / (double)(cnt > 1 ? cnt : 1);
+        /* the gradient carries 1 / max(1, positives): count them first (block
+         * counts add exactly in double far beyond any array) */
+        const double cnt = pl_sum_blocks(nb, nt, PL_NAME(fsl_count_one), &j);
+        sc = 1.0 / (cnt > 1 ? cnt : 1.0);
     }
-    const T A_ = (T)alpha, G_ = (T)gamma, B_ = (T)beta;
-    const T IB = beta > 0 ? (T)(1.0 / beta) : (T)0;
-    double part[PL_SUPER];
-    int64_t cnts[PL_SUPER];
+    j.sc = (T)sc;
+    /* one super-chunk of blocks at a time (its counts fit on the stack); the
+     * super-chunk totals are added in order, as pl_sum_blocks adds them */
     double total = 0.0;
     int64_t npos = 0;
     for (int64_t b0 = 0; b0 < nb; b0 += PL_SUPER) {
         const int64_t bn = nb - b0 < PL_SUPER ? nb - b0 : PL_SUPER;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par) num_threads(nthreads)
-#endif
-        for (int64_t b = 0; b < bn; b++) {
-            const int64_t a0 = (b0 + b) * rb;
-            cnts[b] = 0;
-            part[b] = PL_NAME(pl_fsl_blkd)(a0, a - a0 < rb ? a - a0 : rb, k, d, cls_logits,
-                                           cls_target, box_pred, box_target, A_, G_, B_, IB,
-                                           (T)sc, loss, g_cls, g_box, &cnts[b]);
-        }
-        total += pl_pairwise(part, bn);
+        j.first = b0;
+        total += pl_sum_blocks(bn, nt, PL_NAME(fsl_one), &j);
         for (int64_t b = 0; b < bn; b++) npos += cnts[b];
     }
     *num_pos = npos;

@@ -23,6 +23,8 @@
 #include <omp.h>
 #endif
 
+#include "pool.h"
+
 #define PL_BLOCK 4096          /* elements per deterministic block */
 #define PL_LANES 8             /* independent accumulators per block */
 #ifndef PL_PAR_MIN              /* -DPL_PAR_MIN=n: bench/crossover.py builds a variant */

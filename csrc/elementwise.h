@@ -103,10 +103,16 @@
                                    hess, (m & (PL_EW_V | PL_EW_L | PL_EW_G)) | ((H) ? PL_EW_H : 0), \
                                    WW, 0);
 
-/* The exported kernel: blocks of PL_BLOCK, processed in super-chunks of
- * PL_SUPER blocks whose partials are summed pairwise, super-chunk totals added
- * in order.  The result does not depend on nthreads. */
-#define PL_SUPER 1024
+/* The exported kernel: blocks of PL_BLOCK elements, computed by the caller
+ * and pyloss's worker threads (pool.h: pl_sum_blocks), partials combined in a
+ * fixed order, so the result does not depend on nthreads. */
+typedef struct {
+    int64_t n;
+    const void *pred, *target, *weight, *aux;
+    double p0, p1, scale;
+    void *loss, *grad, *hess;
+    int m, wa;
+} pl_ew_ctx;
 
 /* PL_EW_INTERNAL: the same kernel with internal linkage, for one that only a
  * dispatcher in its unit calls (a unit's global names are exactly those its
@@ -116,38 +122,34 @@
 #define PL_EW_KERNEL_AUX(NAME) PL_EW_KERNEL_AS(NAME, , 1)
 #define PL_EW_KERNEL_AS(NAME, STORAGE, AUX)                                                     \
     PL_EW_BLOCK(NAME, AUX)                                                                      \
+    static double PL_NAME(NAME##_one)(void *vc, int64_t b)                                      \
+    {                                                                                           \
+        const pl_ew_ctx *c = (const pl_ew_ctx *)vc;                                             \
+        const int64_t s = b * PL_BLOCK;                                                         \
+        const int64_t len = c->n - s < PL_BLOCK ? c->n - s : PL_BLOCK;                          \
+        const T *weight = (const T *)c->weight, *aux = (const T *)c->aux;                       \
+        T *loss = (T *)c->loss, *grad = (T *)c->grad, *hess = (T *)c->hess;                     \
+        return PL_NAME(NAME##_blkd)(len, (const T *)c->pred + s, (const T *)c->target + s,      \
+                                    weight ? weight + s : NULL, aux ? aux + s : NULL,           \
+                                    (T)c->p0, (T)c->p1, (T)c->scale, loss ? loss + s : NULL,    \
+                                    grad ? grad + s : NULL, hess ? hess + s : NULL, c->m,       \
+                                    c->wa);                                                     \
+    }                                                                                           \
     STORAGE double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
                                         const T *weight, const T *aux, double p0, double p1,    \
                                         double scale, T *loss, T *grad, T *hess, int nthreads)  \
     {                                                                                           \
-        const int m = (loss ? PL_EW_L : PL_EW_V) | (grad ? PL_EW_G : 0) | (hess ? PL_EW_H : 0); \
-        const int wa = aux != NULL;                                                             \
-        const T P0 = (T)p0, P1 = (T)p1, S = (T)scale;                                          \
-        const int64_t nb = pl_nblocks(n);                                                       \
-        double part[PL_SUPER];                                                                  \
-        double total = 0.0;                                                                     \
-        const int par = pl_use_threads(n, nthreads);                                            \
-        (void)par;                                                                              \
-        PL_OMP_PARALLEL(par, nthreads)                                                          \
-        for (int64_t b0 = 0; b0 < nb; b0 += PL_SUPER) {                                         \
-            const int64_t bn = nb - b0 < PL_SUPER ? nb - b0 : PL_SUPER;                         \
-            PL_OMP_FOR_IN                                                                       \
-            for (int64_t b = 0; b < bn; b++) {                                                  \
-                const int64_t s = (b0 + b) * PL_BLOCK;                                          \
-                const int64_t len = n - s < PL_BLOCK ? n - s : PL_BLOCK;                        \
-                part[b] = PL_NAME(NAME##_blkd)(len, pred + s, target + s,                       \
-                                               weight ? weight + s : NULL, aux ? aux + s : NULL, \
-                                               P0, P1, S, loss ? loss + s : NULL,                \
-                                               grad ? grad + s : NULL, hess ? hess + s : NULL,  \
-                                               m, wa);                                          \
-            }                                                                                   \
-            PL_OMP_SINGLE                                                                       \
-            total += pl_pairwise(part, bn);                                                     \
-        }                                                                                       \
-        return total;                                                                           \
+        pl_ew_ctx c;                                                                            \
+        c.n = n; c.pred = pred; c.target = target; c.weight = weight; c.aux = aux;              \
+        c.p0 = p0; c.p1 = p1; c.scale = scale; c.loss = loss; c.grad = grad; c.hess = hess;     \
+        c.m = (loss ? PL_EW_L : PL_EW_V) | (grad ? PL_EW_G : 0) | (hess ? PL_EW_H : 0);         \
+        c.wa = aux != NULL;                                                                     \
+        return pl_sum_blocks(pl_nblocks(n), pl_use_threads(n, nthreads) ? nthreads : 1,         \
+                             PL_NAME(NAME##_one), &c);                                          \
     }
 
-/* One parallel region per call (waking a thread team can cost milliseconds on
+/* OpenMP loops of the drivers not on pl_sum_blocks (metric_impl.h):
+ * one parallel region per call (waking a thread team can cost milliseconds on
  * an over-committed machine; a barrier between super-chunks costs far less):
  * PL_OMP_PARALLEL opens it around the super-chunk loop, which every thread
  * runs; PL_OMP_FOR_IN splits a super-chunk's blocks (static, so the same block

@@ -123,7 +123,7 @@ PL_INLINE double PL_NAME(tri_blk)(int64_t r0, int64_t r1, int64_t d, const T *A,
     return acc;
 }
 
-/* The flags become literals here, inside the (OpenMP-outlined) block loop,
+/* The flags become literals here, inside the block function (pl_sum_blocks),
  * so that every combination is a straight, vectorisable loop. */
 #define PL_TRI_CASE(M, S, G)                                                                    \
     case (M) * 4 + (S) * 2 + (G):                                                               \
@@ -145,18 +145,24 @@ PL_INLINE double PL_NAME(tri_blkd)(int64_t r0, int64_t r1, int64_t d, const T *a
 }
 #undef PL_TRI_CASE
 
+static double PL_NAME(tri_one)(void *vj, int64_t b)
+{
+    const pl_rows_job *j = (const pl_rows_job *)vj;
+    int64_t r0, r1;
+    pl_rows_range(j, b, &r0, &r1);
+    return PL_NAME(tri_blkd)(r0, r1, j->len, j->in[0], j->in[1], j->in[2], j->s[0], (T)j->s[1],
+                             j->s[2], j->s[3], j->out[0], j->out[1], j->out[2], j->out[3],
+                             j->f[0], j->f[1], j->f[2]);
+}
+
 double PL_NAME(pl_triplet)(int64_t n, int64_t d, const T *a, const T *p, const T *neg,
                                      double margin, double pw, double eps, int swap, double scale,
                                      T *loss, T *ga, T *gp, T *gn, int nthreads)
 {
-    const int mode = pw == 2.0 ? 0 : (pw == 1.0 ? 1 : 2);
-    const int g = ga != NULL && gp != NULL && gn != NULL;
-    const int sw = swap != 0;
-    double total = 0.0;
-    PL_ROWS_RUN(n, d, nthreads, total,
-                PL_NAME(tri_blkd)(r0, r1, d, a, p, neg, margin, (T)eps, pw, scale, loss, ga, gp,
-                                  gn, mode, sw, g));
-    return total;
+    pl_rows_job j = {n, d, 0, {a, p, neg, NULL}, {loss, ga, gp, gn}, {margin, eps, pw, scale},
+                     {0, 0}, {pw == 2.0 ? 0 : (pw == 1.0 ? 1 : 2),
+                              swap != 0, ga != NULL && gp != NULL && gn != NULL, 0}};
+    return pl_rows_sum(&j, nthreads, PL_NAME(tri_one));
 }
 
 /* contrastive: s d^2 + (1 - s) max(0, margin - d)^2, d = ||x1 - x2||_2.
@@ -204,14 +210,22 @@ PL_INLINE double PL_NAME(con_blk)(int64_t r0, int64_t r1, int64_t d, const T *X1
     return acc;
 }
 
+static double PL_NAME(con_one)(void *vj, int64_t b)
+{
+    const pl_rows_job *j = (const pl_rows_job *)vj;
+    int64_t r0, r1;
+    pl_rows_range(j, b, &r0, &r1);
+    return j->f[0] ? PL_NAME(con_blk)(r0, r1, j->len, j->in[0], j->in[1], j->in[2], j->s[0],
+                                      j->s[1], j->out[0], j->out[1], j->out[2], 1)
+                   : PL_NAME(con_blk)(r0, r1, j->len, j->in[0], j->in[1], j->in[2], j->s[0],
+                                      j->s[1], j->out[0], j->out[1], j->out[2], 0);
+}
+
 double PL_NAME(pl_contrastive)(int64_t n, int64_t d, const T *x1, const T *x2,
                                          const T *similar, double margin, double scale, T *loss,
                                          T *g1, T *g2, int nthreads)
 {
-    double total = 0.0;
-    const int g = g1 != NULL && g2 != NULL;
-    PL_ROWS_RUN(n, d, nthreads, total,
-                g ? PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 1)
-                  : PL_NAME(con_blk)(r0, r1, d, x1, x2, similar, margin, scale, loss, g1, g2, 0));
-    return total;
+    pl_rows_job j = {n, d, 0, {x1, x2, similar, NULL}, {loss, g1, g2, NULL}, {margin, scale, 0, 0},
+                     {0, 0}, {g1 != NULL && g2 != NULL, 0, 0, 0}};
+    return pl_rows_sum(&j, nthreads, PL_NAME(con_one));
 }

@@ -1,6 +1,7 @@
 /* generative.c -- kernels of the generative family: kl_gaussian, vae,
  * kl_div and the GAN terms. */
 #include "pyloss.h"
+#include "elementwise.h"   /* kl_div, the GAN terms */
 #include "rows.h"
 
 #define PL_DOUBLE 0

@@ -50,16 +50,24 @@ PL_INLINE double PL_NAME(klg_blk)(int64_t r0, int64_t r1, int64_t d, const T *MU
     return acc;
 }
 
+static double PL_NAME(klg_one)(void *vj, int64_t b)
+{
+    const pl_rows_job *j = (const pl_rows_job *)vj;
+    int64_t r0, r1;
+    pl_rows_range(j, b, &r0, &r1);
+    return j->f[0] ? PL_NAME(klg_blk)(r0, r1, j->len, j->in[0], j->in[1], j->s[0], j->out[0],
+                                      j->out[1], j->out[2], 1)
+                   : PL_NAME(klg_blk)(r0, r1, j->len, j->in[0], j->in[1], j->s[0], j->out[0],
+                                      j->out[1], j->out[2], 0);
+}
+
 double PL_NAME(pl_kl_gaussian)(int64_t n, int64_t d, const T *mu, const T *logvar,
                                          double scale, T *loss, T *g_mu, T *g_logvar,
                                          int nthreads)
 {
-    double total = 0.0;
-    const int g = g_mu != NULL && g_logvar != NULL;
-    PL_ROWS_RUN(n, d, nthreads, total,
-                g ? PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 1)
-                  : PL_NAME(klg_blk)(r0, r1, d, mu, logvar, scale, loss, g_mu, g_logvar, 0));
-    return total;
+    pl_rows_job j = {n, d, 0, {mu, logvar, NULL, NULL}, {loss, g_mu, g_logvar, NULL},
+                     {scale, 0, 0, 0}, {0, 0}, {g_mu != NULL && g_logvar != NULL, 0, 0, 0}};
+    return pl_rows_sum(&j, nthreads, PL_NAME(klg_one));
 }
 
 /* vae: per row sum_f rec(r_f, x_f) + beta * KL.  rec is (r - x)^2 (bce = 0)
@@ -116,7 +124,7 @@ PL_INLINE double PL_NAME(vae_blk)(int64_t r0, int64_t r1, int64_t nf, int64_t nl
         return PL_NAME(vae_blk)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss, g_recon, \
                                 g_mu, g_logvar, B, G);
 
-/* The flags become literals here, inside the (OpenMP-outlined) block loop,
+/* The flags become literals here, inside the block function (pl_sum_blocks),
  * so that every combination is a straight, vectorisable loop. */
 PL_INLINE double PL_NAME(vae_blkd)(int64_t r0, int64_t r1, int64_t nf, int64_t nl, const T *recon,
                                    const T *x, const T *mu, const T *logvar, double beta,
@@ -132,17 +140,24 @@ PL_INLINE double PL_NAME(vae_blkd)(int64_t r0, int64_t r1, int64_t nf, int64_t n
 }
 #undef PL_VAE_CASE
 
+static double PL_NAME(vae_one)(void *vj, int64_t b)
+{
+    const pl_rows_job *j = (const pl_rows_job *)vj;
+    int64_t r0, r1;
+    pl_rows_range(j, b, &r0, &r1);
+    return PL_NAME(vae_blkd)(r0, r1, j->k[0], j->k[1], j->in[0], j->in[1], j->in[2], j->in[3],
+                             j->s[0], j->s[1], j->out[0], j->out[1], j->out[2], j->out[3],
+                             j->f[0], j->f[1]);
+}
+
 double PL_NAME(pl_vae)(int64_t n, int64_t nf, int64_t nl, const T *recon, const T *x,
                                  const T *mu, const T *logvar, int bce, double beta, double scale,
                                  T *loss, T *g_recon, T *g_mu, T *g_logvar, int nthreads)
 {
-    const int g = g_recon != NULL && g_mu != NULL && g_logvar != NULL;
-    const int b = bce != 0;
-    double total = 0.0;
-    PL_ROWS_RUN(n, nf + nl, nthreads, total,
-                PL_NAME(vae_blkd)(r0, r1, nf, nl, recon, x, mu, logvar, beta, scale, loss,
-                                  g_recon, g_mu, g_logvar, b, g));
-    return total;
+    pl_rows_job j = {n, nf + nl, 0, {recon, x, mu, logvar}, {loss, g_recon, g_mu, g_logvar},
+                     {beta, scale, 0, 0}, {nf, nl},
+                     {bce != 0, g_recon != NULL && g_mu != NULL && g_logvar != NULL, 0, 0}};
+    return pl_rows_sum(&j, nthreads, PL_NAME(vae_one));
 }
 
 /* kl_div, torch F.kl_div pointwise: xlogy(t, t) - t x (0 at t = 0), or with

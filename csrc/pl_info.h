@@ -2,6 +2,9 @@
 int pl_have_openmp(void);
 int pl_max_threads(void);
 int pl_have_clones(void);
+/* Worker threads pyloss's own pool (pool.c) has started so far, -1 where
+ * the build has none (no OpenMP, or no POSIX threads: OpenMP's loop). */
+int pl_pool_workers(void);
 /* The per-CPU build in use: 0 baseline, 1 x86-64-v3, 2 x86-64-v4 (always 0 in
  * a one-body build).  pl_set_isa(level) switches (level -1: the best this CPU
  * runs) and returns the level now in use, or -1, changing nothing, when the

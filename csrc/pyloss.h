@@ -11,8 +11,9 @@
  *   - optional inputs and outputs are NULL when absent;
  *   - gradients and Hessians come pre-multiplied by `scale` (1/sum(w) for a
  *     mean, 1 otherwise), so they are those of the returned value;
- *   - `nthreads` > 1 lets a kernel use OpenMP threads above PL_PAR_MIN
- *     elements; the result is bit-identical whatever nthreads is;
+ *   - `nthreads` > 1 lets a kernel use threads above PL_PAR_MIN elements
+ *     (pyloss's own workers, pool.h, or an OpenMP loop); the result is
+ *     bit-identical whatever nthreads is;
  *   - kernels do not validate: Python checks shapes, dtypes, options and
  *     class indices before the call (pyloss/_dispatch.py) and raises; a
  *     kernel returns no status (it only guards its own memory accesses: a

@@ -6,41 +6,46 @@
  * row length (about PL_BLOCK elements per block), each block returns the
  * double sum of its rows' losses, and block partials are combined pairwise in
  * super-chunks of PL_SUPER blocks, super-chunk totals added in order -- so the
- * result is bit-identical for any nthreads.  One OpenMP parallel region per
- * call; its threads split the blocks of each super-chunk (elementwise.h).
+ * result is bit-identical for any nthreads.  The blocks go to pyloss's worker
+ * threads (pool.h: pl_sum_blocks).
  */
 #ifndef PL_ROWS_H
 #define PL_ROWS_H
 
 #include "common.h"
-#include "elementwise.h"   /* PL_OMP_FOR, PL_SUPER */
 
 static inline int64_t pl_rows_per_block(int64_t len)
 {
     return len >= PL_BLOCK ? 1 : PL_BLOCK / (len > 0 ? len : 1);
 }
 
-/* Runs BLOCK_EXPR (which may use r0, r1: the block's row range) over every
- * block of N rows of LEN elements and adds the block values into TOTAL. */
-#define PL_ROWS_RUN(N, LEN, NTHREADS, TOTAL, BLOCK_EXPR)                                       \
-    do {                                                                                        \
-        const int64_t rb_ = pl_rows_per_block(LEN);                                             \
-        const int64_t nb_ = ((N) + rb_ - 1) / rb_;                                               \
-        const int par_ = pl_use_threads((N) * ((LEN) > 0 ? (LEN) : 1), NTHREADS);               \
-        double part_[PL_SUPER];                                                                 \
-        (void)par_;                                                                             \
-        PL_OMP_PARALLEL(par_, NTHREADS)                                                         \
-        for (int64_t b0_ = 0; b0_ < nb_; b0_ += PL_SUPER) {                                     \
-            const int64_t bn_ = nb_ - b0_ < PL_SUPER ? nb_ - b0_ : PL_SUPER;                    \
-            PL_OMP_FOR_IN                                                                       \
-            for (int64_t b_ = 0; b_ < bn_; b_++) {                                              \
-                const int64_t r0 = (b0_ + b_) * rb_;                                            \
-                const int64_t r1 = (N) - r0 < rb_ ? (N) : r0 + rb_;                             \
-                part_[b_] = (BLOCK_EXPR);                                                       \
-            }                                                                                   \
-            PL_OMP_SINGLE                                                                       \
-            (TOTAL) += pl_pairwise(part_, bn_);                                                 \
-        }                                                                                       \
-    } while (0)
+/* One row kernel call, for its blocks (pl_sum_blocks): the rows, their
+ * length, and the kernel's arrays and options in generic slots that the
+ * kernel's block function (pl_block_fn) reads back in its own order. */
+typedef struct {
+    int64_t n, len, rb;   /* rows, elements per row, rows per block */
+    const void *in[4];    /* inputs */
+    void *out[4];         /* outputs (NULL when not asked for) */
+    double s[4];          /* scalar options */
+    int64_t k[2];         /* sizes */
+    int f[4];             /* flags */
+} pl_rows_job;
+
+/* Block b's rows [*r0, *r1). */
+static inline void pl_rows_range(const pl_rows_job *j, int64_t b, int64_t *r0, int64_t *r1)
+{
+    *r0 = b * j->rb;
+    *r1 = j->n - *r0 < j->rb ? j->n : *r0 + j->rb;
+}
+
+/* The sum of fn over every block of j's rows (fn(j, b) returns block b's
+ * value), combined as every kernel combines its blocks. */
+static inline double pl_rows_sum(pl_rows_job *j, int nthreads, pl_block_fn fn)
+{
+    j->rb = pl_rows_per_block(j->len);
+    const int64_t nb = (j->n + j->rb - 1) / j->rb;
+    const int par = pl_use_threads(j->n * (j->len > 0 ? j->len : 1), nthreads);
+    return pl_sum_blocks(nb, par ? nthreads : 1, fn, j);
+}
 
 #endif /* PL_ROWS_H */

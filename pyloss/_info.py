@@ -75,6 +75,10 @@ def _c_facts():
         facts["cpus_seen_by_openmp"] = int(_c.lib.pl_max_threads())
     except AttributeError:
         facts["openmp"] = None
+    try:   # pyloss's own worker threads (csrc/pool.c); -1: this build has none
+        facts["pool_workers"] = int(_c.lib.pl_pool_workers())
+    except AttributeError:
+        facts["pool_workers"] = None
     return facts
 
 
@@ -140,6 +144,10 @@ def _fmt(info):
     if c["built"]:
         lines.append(f"  flags:  {c['flags']}")
         lines.append(f"  OpenMP: {yes[c.get('openmp')]}")
+        pw = c.get("pool_workers")
+        if pw is not None:
+            lines.append("  worker threads (csrc/pool.c): " + (
+                "none in this build (OpenMP loops)" if pw < 0 else f"{pw} started so far"))
         lines.append(f"  per-CPU builds: {yes[c.get('per_cpu_clones')]}"
                      + (f" (in use: {c['isa']})" if c.get("isa") else "")
                      + (f" ({c['note']})" if c.get("note") else ""))

@@ -1,4 +1,4 @@
-"""`pyloss info` and `pyloss plot` (the latter skips without matplotlib)."""
+"""`pyloss info`, `pyloss plot` (skips without matplotlib) and `pyloss bench --contended`."""
 import json
 import sys
 
@@ -21,6 +21,7 @@ def test_info_text_and_json(capsys):
     if "c" in pl.backends():
         assert "-O3" in info["c_extension"]["flags"] and "-ffast-math" not in info["c_extension"]["flags"]
         assert isinstance(info["c_extension"]["openmp"], bool)
+        assert isinstance(info["c_extension"]["pool_workers"], int)
 
 
 def test_info_imports_no_integration():
@@ -100,3 +101,25 @@ def test_warmup_rejects_unknown_losses(capsys):
         pl.warmup(["no_such_loss"])
     with pytest.raises(SystemExit, match="no_such_loss"):
         cli.main(["warmup", "--losses", "no_such_loss"])
+
+
+def test_bench_contended_reports_both_states(tmp_path, capsys, monkeypatch, restore_threads):
+    """`pyloss bench --contended` (two calls per row, to stay quick): a row per
+    workload with idle and busy columns, the JSON with both states, and the
+    busy processes gone afterwards."""
+    import os
+    import pyloss.bench.contended as contended
+    path = tmp_path / "c.json"
+    started = []
+    real = contended._busy
+    monkeypatch.setattr(contended, "_busy", lambda n: started.extend(real(n)) or started)
+    assert cli.main(["bench", "--contended", "--repeat", "2", "--gap-ms", "0",
+                     "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "workload" not in ln]
+    assert [r.split(" | ")[0][2:] for r in rows] == [w[0] for w in contended._WORKLOADS]
+    data = json.loads(path.read_text())
+    assert len(data["idle"]) == len(data["busy"]) == len(contended._WORKLOADS)
+    assert all(r["median"] > 0 and r["p90"] >= r["median"] for r in data["idle"] + data["busy"])
+    assert len(started) == data["busy_processes"] == max(1, (os.cpu_count() or 2) - 1)
+    assert all(p.poll() is not None for p in started)

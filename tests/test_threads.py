@@ -155,3 +155,113 @@ def test_concurrent_calls_from_python_threads():
                        capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stdout, r.stderr[-3000:])
+
+
+# --- pyloss's own worker threads (csrc/pool.c) --------------------------------
+# The elementwise and softmax-row kernels hand their blocks to pl_sum_blocks:
+# the caller and the workers claim blocks from one counter, so who computes a
+# block changes from call to call; the result must not.
+
+HAVE_C = "c" in pl.backends()
+
+
+@pytest.mark.skipif(not HAVE_C, reason="C backend not built")
+@pytest.mark.parametrize("dtype", (F32, F64), ids=lambda d: d.name)
+def test_pool_bit_identical_for_any_thread_count_and_size(dtype, restore_threads):
+    """Sizes around every boundary of pl_sum_blocks: one block, the parallel
+    cut-off (2^17 elements), one super-chunk of partials (1024 blocks of 4096)
+    and past it (the partials move to the heap and one job covers the call),
+    with more threads than CPUs (workers take turns); repeated calls, so jobs
+    of different sizes follow each other through the same workers."""
+    rng = np.random.default_rng(30)
+    sizes = (4096, (1 << 17) - 1, (1 << 17) + 1, 1024 * 4096, 1024 * 4096 + 4097)
+    z = rng.standard_normal((40_000, 37)).astype(dtype)
+    y = rng.integers(0, 37, 40_000)
+    for n in sizes:
+        p = rng.standard_normal(n).astype(dtype)
+        t = rng.standard_normal(n).astype(dtype)
+        pl.set_num_threads(1)
+        want = pl.log_cosh.value_and_grad(p, t, backend="c")
+        want_ce = pl.cross_entropy.value_and_grad(z, y, backend="c")
+        for nt in (2, 3, 8, 2):
+            pl.set_num_threads(nt)
+            for _ in range(3):
+                v, g = pl.log_cosh.value_and_grad(p, t, backend="c")
+                assert v == want[0] and np.array_equal(g, want[1]), (n, nt)
+                assert pl.log_cosh(p, t, backend="c", reduction="sum") == \
+                    pl.log_cosh(p, t, backend="c", reduction="sum")
+            v, g = pl.cross_entropy.value_and_grad(z, y, backend="c")
+            assert v == want_ce[0] and np.array_equal(g, want_ce[1]), nt
+
+
+@pytest.mark.skipif(not HAVE_C, reason="C backend not built")
+@pytest.mark.parametrize("name, n", [("focal_smooth_l1", 4_500_000), ("giou", 600_000),
+                                     ("triplet", 600_000), ("vae", 600_000)])
+def test_pool_drivers_bit_identical(name, n, restore_threads):
+    """The other drivers on pl_sum_blocks / pl_run_blocks: rows (triplet, vae),
+    boxes (the caller's partials summed whole) and focal_smooth_l1 (a count
+    pass, then super-chunks with per-block positive counts: 4.5M elements is
+    more than one super-chunk of its blocks)."""
+    loss = pl.get(name)
+    arrays, opts = loss.example(np.random.default_rng(31), n, F32)
+    got = []
+    for nt in (1, 2, 5):
+        pl.set_num_threads(nt)
+        v, g = loss.value_and_grad(*arrays, backend="c", **opts)
+        got.append((v, g if isinstance(g, tuple) else (g,)))
+    for v, g in got[1:]:
+        assert v == got[0][0] and all(np.array_equal(a, b) for a, b in zip(g, got[0][1])), name
+
+
+@pytest.mark.skipif(not HAVE_C, reason="C backend not built")
+def test_pool_reports_its_workers(restore_threads):
+    from pyloss import _c
+    before = int(_c.lib.pl_pool_workers())
+    if before == -1:
+        pytest.skip("this build has no pool (no OpenMP or no POSIX threads)")
+    pl.set_num_threads(3)
+    x = np.linspace(-1, 1, (1 << 17) + 5)
+    pl.mse(x, x[::-1], backend="c")
+    assert int(_c.lib.pl_pool_workers()) >= 2   # started for this call, never stopped
+
+
+@pytest.mark.skipif(not HAVE_C, reason="C backend not built")
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_pool_works_in_a_forked_child():
+    """A child of fork() has none of its parent's worker threads (only the
+    forking thread survives); pool.c starts afresh there (pthread_atfork):
+    no worker is counted, new ones start, results are the same bits.
+    In a subprocess with a timeout: a hang fails the test instead of CI."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__)))
+    code = textwrap.dedent("""
+        import os
+        import numpy as np
+        import pyloss as pl
+        pl.set_num_threads(2)
+        x = np.linspace(-3, 3, 3_000_001)
+        want = pl.log_cosh.value_and_grad(x, x[::-1], backend="c")   # starts the workers
+        pid = os.fork()
+        if pid == 0:
+            from pyloss import _c
+            pool = _c.lib.pl_pool_workers() != -1
+            ok = not pool or _c.lib.pl_pool_workers() == 0    # the parent's are gone
+            for nt in (2, 3):
+                pl.set_num_threads(nt)
+                v, g = pl.log_cosh.value_and_grad(x, x[::-1], backend="c")
+                ok = ok and v == want[0] and np.array_equal(g, want[1])
+            ok = ok and (not pool or _c.lib.pl_pool_workers() >= 1)   # and new ones started
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        v, g = pl.log_cosh.value_and_grad(x, x[::-1], backend="c")   # the parent's pool still works
+        assert v == want[0] and np.array_equal(g, want[1])
+        print("child", os.waitstatus_to_exitcode(status))
+    """)
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(root), env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "child 0", (r.returncode, r.stdout,
+                                                                 r.stderr[-3000:])

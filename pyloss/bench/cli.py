@@ -45,6 +45,12 @@ def add_arguments(p):
                    help="show the change of each median against a saved --json run")
     p.add_argument("--plot", metavar="PNG", help="grouped bar chart of speed-ups (needs matplotlib)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--contended", action="store_true",
+                   help="single calls, idle and next to one busy process per other CPU, "
+                        "threads against one thread (issue 12's workloads; see "
+                        "pyloss/bench/contended.py)")
+    p.add_argument("--gap-ms", type=float, default=2.0,
+                   help="--contended: pause between calls (default 2)")
     p.add_argument("--classes", type=int, default=None,
                    help="number of classes of the softmax losses' examples (default: their own, "
                         "1000 for cross_entropy); rows = size / classes")
@@ -116,6 +122,9 @@ def _peer_impls(name, loss, arrays, opts, op, threads, no_peers):
 def run(args):
     import pyloss as pl
 
+    if args.contended:
+        from .contended import run_contended
+        return run_contended(args, pl)
     quick = args.quick
     threads = args.threads or (os.cpu_count() or 1)
     pl.set_num_threads(threads)
