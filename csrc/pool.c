@@ -202,7 +202,12 @@ static int ensure_workers(int want)
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256 * 1024);
+        /* the block functions keep up to ~100 KB of buffers on the stack
+         * (focal_smooth_l1's block), more under ASan: at least 4 MiB (address
+         * space only), as a main thread would have */
+        size_t ss = 0;
+        if (pthread_attr_getstacksize(&at, &ss) == 0 && ss < ((size_t)4 << 20))
+            pthread_attr_setstacksize(&at, (size_t)4 << 20);
         int rc = pthread_create(&t, &at, worker, (void *)(intptr_t)(have + 1));
         pthread_attr_destroy(&at);
         if (rc != 0) break;   /* fewer threads: the caller does more of the blocks */
