@@ -136,16 +136,24 @@ static int64_t work(uint64_t gen, int id)
         if (!atomic_compare_exchange_weak_explicit(&job.word, &w, w + (uint64_t)k,
                                                    memory_order_acq_rel, memory_order_acquire))
             continue;
-        for (int64_t b = i; b < i + k; b++) part[b] = fn(ctx, first + b);
+        for (int64_t b = i; b < i + k; b++) {
+            const double v = fn(ctx, first + b);
+            if (part) part[b] = v;
+        }
         atomic_fetch_add_explicit(&job.done, k, memory_order_release);
         did += k;
         w = atomic_load_explicit(&job.word, memory_order_acquire);
     }
 }
 
+static _Thread_local int tid;   /* pl_pool_tid: 0 on every thread but the workers */
+
+int pl_pool_tid(void) { return tid; }
+
 static void *worker(void *arg)
 {
     const int id = (int)(intptr_t)arg;
+    tid = id;
     uint64_t seen = atomic_load_explicit(&job.word, memory_order_acquire) >> 32;
     int awake = 1;   /* 0: sat the last job out on the caller's CPU, go straight to sleep */
     for (;;) {
@@ -192,7 +200,8 @@ static void after_fork_child(void)
 
 static void register_fork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
 
-/* Starts workers up to `want` (called with submit_mu held); returns how many run. */
+/* Starts workers up to `want` (called with submit_mu held); returns how many
+ * run (more than `want` when an earlier call asked for more threads). */
 static int ensure_workers(int want)
 {
     pthread_once(&fork_once, register_fork);
@@ -227,7 +236,8 @@ static int run_pool(int64_t first, int64_t nb, int nthreads, pl_block_fn fn, voi
         return 0;
     }
     int want = nthreads - 1 < PL_POOL_MAX ? nthreads - 1 : PL_POOL_MAX;
-    want = ensure_workers(want);
+    const int have = ensure_workers(want);   /* may be more, started for an earlier call */
+    want = have < want ? have : want;
     /* claims of a few blocks (8 partials fill a cache line), smaller when
      * there are few blocks per thread */
     int64_t g = nb / (4 * (int64_t)nthreads);
@@ -273,6 +283,12 @@ int pl_pool_workers(void) { return atomic_load(&nworkers); }
 
 int pl_pool_workers(void) { return -1; }
 
+#if defined(_OPENMP)
+int pl_pool_tid(void) { return omp_get_thread_num(); }
+#else
+int pl_pool_tid(void) { return 0; }
+#endif
+
 #endif
 
 /* part[b] = fn(ctx, first + b) for b in [0, nb). */
@@ -285,18 +301,24 @@ static void run_blocks(int64_t first, int64_t nb, int nthreads, pl_block_fn fn, 
     if (nthreads > 1 && nb > 1) {
         int64_t b;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads)
-        for (b = 0; b < nb; b++) part[b] = fn(ctx, first + b);
+        for (b = 0; b < nb; b++) {
+            const double v = fn(ctx, first + b);
+            if (part) part[b] = v;
+        }
         return;
     }
 #endif
-    for (int64_t b = 0; b < nb; b++) part[b] = fn(ctx, first + b);
+    for (int64_t b = 0; b < nb; b++) {
+        const double v = fn(ctx, first + b);
+        if (part) part[b] = v;
+    }
 }
 
 void pl_run_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx, double *part)
 {
     const int64_t cap = (int64_t)1 << 30;   /* pool jobs stay under 2^32 blocks */
     for (int64_t s0 = 0; s0 < nb; s0 += cap)
-        run_blocks(s0, nb - s0 < cap ? nb - s0 : cap, nthreads, fn, ctx, part + s0);
+        run_blocks(s0, nb - s0 < cap ? nb - s0 : cap, nthreads, fn, ctx, part ? part + s0 : NULL);
 }
 
 double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx)

@@ -1,6 +1,8 @@
 /*
  * pool.h -- pyloss's own worker threads for the blocked drivers
- * (elementwise.h, the softmax rows of classification_impl.h).
+ * (elementwise.h, rows.h, the softmax rows of classification_impl.h, the
+ * region engine seg_region_impl.h, boxes, focal_smooth_l1; the metric and
+ * Lovasz kernels keep OpenMP loops).
  *
  *     double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx)
  *
@@ -38,7 +40,13 @@ typedef double (*pl_block_fn)(void *ctx, int64_t b);
 double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx);
 
 /* part[b] = fn(ctx, b) for every b in [0, nb), on the same threads, for a
- * driver that combines the partials its own way (boxes_impl.h). */
+ * driver that combines the partials its own way (boxes_impl.h); part NULL:
+ * fn's values are dropped (a loop whose blocks write their own results:
+ * seg_region_impl.h). */
 void pl_run_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx, double *part);
+
+/* Inside a block function: which of the call's threads runs it, 0 (the
+ * caller) .. nthreads - 1, for per-thread scratch space. */
+int pl_pool_tid(void);
 
 #endif /* PL_POOL_H */

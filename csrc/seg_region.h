@@ -97,13 +97,4 @@ static inline int64_t pl_seg_work_size(int64_t n, int64_t c, int64_t s, int nthr
     return w * c * 4 + 2 * cn * c * 4 + nt * (c + 3) * sb + c * 4 + 8;
 }
 
-#ifdef _OPENMP
-#define PL_SEG_PRAGMA(x) PL_PRAGMA(x)
-#define PL_SEG_OMP_FOR(par, nt) PL_SEG_PRAGMA(omp parallel for schedule(static) if (par) num_threads(nt))
-#define PL_SEG_TID() omp_get_thread_num()
-#else
-#define PL_SEG_OMP_FOR(par, nt)
-#define PL_SEG_TID() 0
-#endif
-
 #endif /* PL_SEG_REGION_H */

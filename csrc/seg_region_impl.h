@@ -328,7 +328,13 @@ PL_INLINE void PL_NAME(pl_seg_grad_class)(const T *xc, const T *tc, const T *res
         T tv = lab ? (lf[i] == cf ? (T)1 : (T)0) : tc[i];
         if (act == PL_SEG_ACT_SIGMOID) {
             PL_NAME(pl_seg_sigmoid)(x, &p, &pm, &e);
-            T g = (A * tv + B + G * p) * (p * pm);
+            /* p (1 - p) with 1 - p by subtraction (not pm), as pl_seg_small and
+             * the NumPy reference: a focal Tversky term base^gamma, base =
+             * 1 - num/den, carries the same cancellation, and its derivative
+             * is right only with it (gamma 0.5 at p = 1 - 1e-12: 9e-5 off
+             * with pm; for the other terms the two differ by < 1e-12) */
+            (void)pm;
+            T g = (A * tv + B + G * p) * (p * ((T)1 - p));
             if (bce) g += K * (p - tv);
             gc[i] = ign && !(lf[i] >= 0) ? (T)0 : g;
         } else {
@@ -653,26 +659,66 @@ static double PL_NAME(pl_seg_small)(const PL_NAME(pl_seg_t) *r, int64_t n, doubl
     return val;
 }
 
+/* One parallel loop of the driver (pl_run_blocks): its tasks read these.
+ * Per-thread scratch: bufs + pl_pool_tid() * (C + 3) * SB. */
+typedef struct {
+    const PL_NAME(pl_seg_t) *r;
+    int64_t n0, nb, w0;
+    double *part, *sums;
+    T *bufs;
+    const T *coef;    /* pass 2: per-sample coefficients (C x 4 each) ... */
+    int shared;       /* ... or one set for every sample (batch) */
+    double smooth, dice_w, bce_w, f;
+    T kb;
+} PL_NAME(seg_job);
+
+static inline T *PL_NAME(seg_buf)(const PL_NAME(seg_job) *j)
+{
+    return j->bufs + (int64_t)pl_pool_tid() * (j->r->C + 3) * j->r->SB;
+}
+
+static double PL_NAME(seg_pass1_one)(void *vj, int64_t i)
+{
+    const PL_NAME(seg_job) *j = (const PL_NAME(seg_job) *)vj;
+    const int64_t task = j->w0 + i;
+    PL_NAME(pl_seg_pass1)(j->r, j->n0 + task / j->nb, task % j->nb, PL_NAME(seg_buf)(j),
+                          j->part + i * j->r->C * 4);
+    return 0.0;
+}
+
+static double PL_NAME(seg_pass2_one)(void *vj, int64_t task)
+{
+    const PL_NAME(seg_job) *j = (const PL_NAME(seg_job) *)vj;
+    const T *k = j->shared ? j->coef : j->coef + (task / j->nb) * j->r->C * 4;
+    PL_NAME(pl_seg_pass2)(j->r, j->n0 + task / j->nb, task % j->nb, PL_NAME(seg_buf)(j), k);
+    return 0.0;
+}
+
+static double PL_NAME(seg_small_one)(void *vj, int64_t i)
+{
+    const PL_NAME(seg_job) *j = (const PL_NAME(seg_job) *)vj;
+    double *sm = (double *)(void *)PL_NAME(seg_buf)(j);
+    T *k = (T *)(void *)(sm + j->r->C * 4);
+    j->sums[i] = PL_NAME(pl_seg_small)(j->r, j->n0 + i, j->smooth, j->dice_w, j->bce_w, j->f,
+                                       j->kb, sm, k);
+    return 0.0;
+}
+
 /* Pass 1 over samples n0 .. n0+cn-1: sums (cn x C x 4) gets each sample's
  * class sums, its tasks' partials summed pairwise and added in task order
  * (a window of W tasks at a time). */
 PL_INLINE void PL_NAME(pl_seg_pass1_chunk)(const PL_NAME(pl_seg_t) *r, int64_t n0, int64_t cn,
                                            int64_t nb, int64_t W, double *part, double *sums,
-                                           T *bufs, int par, int64_t nt)
+                                           T *bufs, int nt)
 {
-    const int64_t C = r->C, SB = r->SB;
+    const int64_t C = r->C;
     const int64_t ntask = cn * nb;
-    (void)par;
-    (void)nt;
+    PL_NAME(seg_job) j = {r, n0, nb, 0, part, sums, bufs, NULL, 0, 0, 0, 0, 0, 0};
     for (int64_t i = 0; i < cn * C * 4; i++) sums[i] = 0.0;
     for (int64_t w0 = 0; w0 < ntask; w0 += W) {
         const int64_t wn = ntask - w0 < W ? ntask - w0 : W;
-        PL_SEG_OMP_FOR(par, nt)
-        for (int64_t i = 0; i < wn; i++) {
-            const int64_t task = w0 + i;
-            T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
-            PL_NAME(pl_seg_pass1)(r, n0 + task / nb, task % nb, buf, part + i * C * 4);
-        }
+        j.w0 = w0;
+        pl_run_blocks(wn, nt, PL_NAME(seg_pass1_one), &j, NULL);
         /* each sample's tasks in this window, summed pairwise, added in order */
         for (int64_t i = 0; i < wn;) {
             const int64_t ln_ = (w0 + i) / nb;
@@ -709,7 +755,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     double *sums = part + W * C * 4;
     T *coef = (T *)(sums + CN * C * 4);
     T *bufs = (T *)(sums + 2 * CN * C * 4);
-    const int par = pl_use_threads(N * C * S, nthreads);
+    const int pnt = pl_use_threads(N * C * S, nthreads) ? nthreads : 1;
     const int64_t CK = C - r->c0;
     /* f multiplies each class term of the value: the class mean's 1/CK, not
      * for the generalized Dice ratio or the per-class batch entries */
@@ -741,7 +787,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
         for (int64_t q = 0; q < C * 4; q++) bs[q] = 0.0;
         for (int64_t n0 = 0; n0 < N; n0 += CN) {
             const int64_t cn = N - n0 < CN ? N - n0 : CN;
-            PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, par, nt);
+            PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, pnt);
             for (int64_t ln_ = 0; ln_ < cn; ln_++)
                 for (int64_t q = 0; q < C * 4; q++) bs[q] += sums[ln_ * C * 4 + q];
         }
@@ -754,13 +800,11 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
             total += v;
         }
         if (r->grad && C > 0) {
+            PL_NAME(seg_job) j = {r, 0, nb, 0, NULL, NULL, bufs, k, 1, 0, 0, 0, 0, 0};
             for (int64_t n0 = 0; n0 < N; n0 += CN) {
-                const int64_t ntask = (N - n0 < CN ? N - n0 : CN) * nb;
-                PL_SEG_OMP_FOR(par, nt)
-                for (int64_t task = 0; task < ntask; task++) {
-                    T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
-                    PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, k);
-                }
+                j.n0 = n0;
+                pl_run_blocks((N - n0 < CN ? N - n0 : CN) * nb, pnt, PL_NAME(seg_pass2_one), &j,
+                              NULL);
             }
         }
         return total;
@@ -768,15 +812,12 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     if (S < PL_SEG_SMALL_S && C > 0) {
         /* one sample per call; per-sample values land in sums (CN*C*4 >= CN)
          * and are added in sample order */
+        PL_NAME(seg_job) j = {r, 0, nb, 0, NULL, sums, bufs, NULL, 0, smooth, dice_w, bce_w, f,
+                              (T)kb};
         for (int64_t n0 = 0; n0 < N; n0 += CN) {
             const int64_t cn = N - n0 < CN ? N - n0 : CN;
-            PL_SEG_OMP_FOR(par, nt)
-            for (int64_t i = 0; i < cn; i++) {
-                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
-                double *sm = (double *)(void *)buf;
-                T *k = (T *)(void *)(sm + C * 4);
-                sums[i] = PL_NAME(pl_seg_small)(r, n0 + i, smooth, dice_w, bce_w, f, (T)kb, sm, k);
-            }
+            j.n0 = n0;
+            pl_run_blocks(cn, pnt, PL_NAME(seg_small_one), &j, NULL);
             for (int64_t i = 0; i < cn; i++) {
                 if (loss) loss[n0 + i] = (T)sums[i];
                 total += sums[i];
@@ -787,7 +828,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     for (int64_t n0 = 0; n0 < N; n0 += CN) {
         const int64_t cn = N - n0 < CN ? N - n0 : CN;
         const int64_t ntask = cn * nb;
-        PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, par, nt);
+        PL_NAME(pl_seg_pass1_chunk)(r, n0, cn, nb, W, part, sums, bufs, pnt);
         for (int64_t ln_ = 0; ln_ < cn; ln_++) {
             double *sm = sums + ln_ * C * 4;
             T *k = coef + ln_ * C * 4;
@@ -802,11 +843,8 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
             total += v;
         }
         if (r->grad) {
-            PL_SEG_OMP_FOR(par, nt)
-            for (int64_t task = 0; task < ntask; task++) {
-                T *buf = bufs + (int64_t)PL_SEG_TID() * (C + 3) * SB;
-                PL_NAME(pl_seg_pass2)(r, n0 + task / nb, task % nb, buf, coef + (task / nb) * C * 4);
-            }
+            PL_NAME(seg_job) j = {r, n0, nb, 0, NULL, NULL, bufs, coef, 0, 0, 0, 0, 0, 0};
+            pl_run_blocks(ntask, pnt, PL_NAME(seg_pass2_one), &j, NULL);
         }
     }
     return total;

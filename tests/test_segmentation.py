@@ -121,6 +121,14 @@ def test_generalized_dice_left_out_class_has_zero_gradient_at_zero_denominator(b
 # predicted (tp = fn = 0, so its ratio is 0/0 = NaN whatever is ignored, as in MONAI)
 @example(N=1, C=2, spatial=[], smooth=0.0, act=None, name="tversky", squared=False, seed=0,
          scale=1.0, ib=False, batch=False, ignore=255)
+# found by hypothesis (2026-12-03): focal Tversky (gamma 0.5) at logit 27.6, p = 1 - 1e-12:
+# the term's base 1 - num/den cancels as 1 - p does, so the gradient matches the reference only
+# with p (1 - p) by subtraction; the C pass-2 (batch) and the Numba kernels used an exact
+# 1 - p and were 9e-5 off (pyloss/_numba/segmentation.py, csrc/seg_region_impl.h)
+@example(N=1, C=1, spatial=[], smooth=0.0, act="sigmoid", name="tversky", squared=False, seed=1,
+         scale=80.0, ib=False, batch=True, ignore=None)
+@example(N=1, C=1, spatial=[], smooth=0.0, act="sigmoid", name="tversky", squared=False, seed=1,
+         scale=80.0, ib=False, batch=False, ignore=None)
 def test_hypothesis_shapes_and_values(N, C, spatial, smooth, act, name, squared, seed, scale, ib,
                                       batch, ignore):
     rng = np.random.default_rng(seed)

@@ -196,16 +196,21 @@ def test_pool_bit_identical_for_any_thread_count_and_size(dtype, restore_threads
 
 @pytest.mark.skipif(not HAVE_C, reason="C backend not built")
 @pytest.mark.parametrize("name, n", [("focal_smooth_l1", 4_500_000), ("giou", 600_000),
-                                     ("triplet", 600_000), ("vae", 600_000)])
+                                     ("triplet", 600_000), ("vae", 600_000), ("dice", 600_000),
+                                     ("dice_bce", 600_000)])
 def test_pool_drivers_bit_identical(name, n, restore_threads):
     """The other drivers on pl_sum_blocks / pl_run_blocks: rows (triplet, vae),
-    boxes (the caller's partials summed whole) and focal_smooth_l1 (a count
+    boxes (the caller's partials summed whole), focal_smooth_l1 (a count
     pass, then super-chunks with per-block positive counts: 4.5M elements is
-    more than one super-chunk of its blocks)."""
+    more than one super-chunk of its blocks) and the region engine (scratch
+    space per thread, pl_pool_tid).  8 threads before 2: a call must use no
+    more threads than it asks for even when more workers exist (the region
+    engine's scratch is sized for its own thread count; under ASan,
+    .ci/sanitize.sh, an extra worker is a heap overflow)."""
     loss = pl.get(name)
     arrays, opts = loss.example(np.random.default_rng(31), n, F32)
     got = []
-    for nt in (1, 2, 5):
+    for nt in (1, 8, 2, 5):
         pl.set_num_threads(nt)
         v, g = loss.value_and_grad(*arrays, backend="c", **opts)
         got.append((v, g if isinstance(g, tuple) else (g,)))

@@ -143,8 +143,12 @@ def pass2(x, t, lab, haslab, n, b, SB, act, bce, ign, coef, grad):
             else:
                 tv = t[n, c, s]
             if act == ACT_SIGMOID:
-                p, pm, e = sigmoid2(v)
-                g = (A * tv + B + G * p) * (p * pm)
+                p = sigmoid2(v)[0]
+                # p (1 - p) with 1 - p by subtraction, as the C kernel and the
+                # NumPy reference: the class term (1 - num/den, the same
+                # cancellation) is off by as much, and its derivative matches it
+                # only so (focal Tversky at p = 1 - 1e-12 was 9e-5 off otherwise)
+                g = (A * tv + B + G * p) * (p * (1.0 - p))
                 if bce:
                     g += K * (p - tv)
                 grad[n, c, s] = g
