@@ -148,22 +148,4 @@ typedef struct {
                              PL_NAME(NAME##_one), &c);                                          \
     }
 
-/* OpenMP loops of the drivers not on pl_sum_blocks (metric_impl.h):
- * one parallel region per call (waking a thread team can cost milliseconds on
- * an over-committed machine; a barrier between super-chunks costs far less):
- * PL_OMP_PARALLEL opens it around the super-chunk loop, which every thread
- * runs; PL_OMP_FOR_IN splits a super-chunk's blocks (static, so the same block
- * partition whatever nthreads); PL_OMP_SINGLE adds its partials in order. */
-#ifdef _OPENMP
-#define PL_OMP_FOR(par, nt) PL_PRAGMA(omp parallel for schedule(static) if (par) num_threads(nt))
-#define PL_OMP_PARALLEL(par, nt) PL_PRAGMA(omp parallel if (par) num_threads(nt))
-#define PL_OMP_FOR_IN PL_PRAGMA(omp for schedule(static))
-#define PL_OMP_SINGLE PL_PRAGMA(omp single)
-#else
-#define PL_OMP_FOR(par, nt)
-#define PL_OMP_PARALLEL(par, nt)
-#define PL_OMP_FOR_IN
-#define PL_OMP_SINGLE
-#endif
-
 #endif /* PL_ELEMENTWISE_H */

@@ -76,6 +76,110 @@ static double PL_NAME(pl_lv_task)(const T *pc, const int64_t *lb, int64_t P, int
     return acc;
 }
 
+/* One call's arrays, for the three parallel steps (pl_run_blocks). */
+typedef struct {
+    int64_t n, c, s, P, maxp;
+    const T *x;
+    const int64_t *labels, *off;
+    int has_ignore, activation, per_image, all_classes;
+    int64_t ignore_index;
+    T *pb, *gb, *grad;
+    int64_t *lb;
+    double *tl;
+    int *tc;
+    void **scr;   /* step 2: sort scratch per thread (pl_pool_tid), made on first use */
+    int *bad;     /* step 2: an allocation failed, per thread */
+} PL_NAME(lv_job);
+
+/* Step 1, image im: the probabilities and labels of its valid pixels. */
+static double PL_NAME(lv_prep_one)(void *vj, int64_t im)
+{
+    const PL_NAME(lv_job) *j = (const PL_NAME(lv_job) *)vj;
+    const int64_t c = j->c, s = j->s, P = j->P;
+    const T *xn = j->x + im * c * s;
+    const int64_t *ln = j->labels + im * s;
+    T *pb = j->pb;
+    int64_t k = j->off[im];
+    for (int64_t q = 0; q < s; q++) {
+        if (j->has_ignore && ln[q] == j->ignore_index) continue;
+        j->lb[k] = ln[q];
+        if (j->activation == 2) {
+            T m = xn[q];
+            for (int64_t u = 1; u < c; u++) m = xn[u * s + q] > m ? xn[u * s + q] : m;
+            T z = 0;
+            for (int64_t u = 0; u < c; u++) {
+                const T e = PL_EXP(xn[u * s + q] - m);
+                pb[u * P + k] = e;
+                z += e;
+            }
+            const T rz = (T)1 / z;
+            for (int64_t u = 0; u < c; u++) pb[u * P + k] *= rz;
+        } else {
+            for (int64_t u = 0; u < c; u++) pb[u * P + k] = xn[u * s + q];
+        }
+        k++;
+    }
+    return 0.0;
+}
+
+/* Step 2, task t = (group, class): one sort and scan. */
+static double PL_NAME(lv_task_one)(void *vj, int64_t t)
+{
+    const PL_NAME(lv_job) *j = (const PL_NAME(lv_job) *)vj;
+    const int tid = pl_pool_tid();
+    const int64_t c = j->c, P = j->P, m1 = j->maxp + 1;
+    if (!j->scr[tid] && !j->bad[tid]) {
+        /* key, tmp (uint64) and, in double, idx, tidx (int64): m1 each */
+        j->scr[tid] = malloc(sizeof(uint64_t) * (size_t)(m1 * (PL_DOUBLE ? 4 : 2)));
+        if (!j->scr[tid]) j->bad[tid] = 1;
+    }
+    if (j->bad[tid]) {
+        j->tl[t] = 0;
+        j->tc[t] = 0;
+        return 0.0;
+    }
+    uint64_t *key = (uint64_t *)j->scr[tid], *tmp = key + m1;
+    int64_t *idx = PL_DOUBLE ? (int64_t *)(void *)(tmp + m1) : NULL;
+    int64_t *tidx = PL_DOUBLE ? idx + m1 : NULL;
+    const int64_t gi = t / c, cls = t % c;
+    const int64_t o = j->per_image ? j->off[gi] : 0;
+    const int64_t pg = j->per_image ? j->off[gi + 1] - j->off[gi] : P;
+    int st = 0;
+    j->tl[t] = PL_NAME(pl_lv_task)(j->pb + cls * P + o, j->lb + o, pg, cls, j->all_classes,
+                                   j->gb ? j->gb + cls * P + o : NULL, key, tmp, idx, tidx,
+                                   &j->tc[t], &st);
+    if (st) j->bad[tid] = 1;
+    return 0.0;
+}
+
+/* Step 3, image im: the gradient, pulled back through the softmax. */
+static double PL_NAME(lv_grad_one)(void *vj, int64_t im)
+{
+    const PL_NAME(lv_job) *j = (const PL_NAME(lv_job) *)vj;
+    const int64_t c = j->c, s = j->s, P = j->P;
+    const T f = (T)j->tl[(j->per_image ? im : 0) * c];
+    const int64_t *ln = j->labels + im * s;
+    const T *pb = j->pb, *gb = j->gb;
+    T *gn = j->grad + im * c * s;
+    int64_t k = j->off[im];
+    for (int64_t q = 0; q < s; q++) {
+        if (j->has_ignore && ln[q] == j->ignore_index) {
+            for (int64_t u = 0; u < c; u++) gn[u * s + q] = 0;
+            continue;
+        }
+        if (j->activation == 2) {
+            T dot = 0;
+            for (int64_t u = 0; u < c; u++) dot += pb[u * P + k] * gb[u * P + k];
+            for (int64_t u = 0; u < c; u++)
+                gn[u * s + q] = f * (pb[u * P + k] * (gb[u * P + k] - dot));
+        } else {
+            for (int64_t u = 0; u < c; u++) gn[u * s + q] = f * gb[u * P + k];
+        }
+        k++;
+    }
+    return 0.0;
+}
+
 double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
                                             const int64_t *labels, int has_ignore,
                                             int64_t ignore_index, int activation, int per_image,
@@ -83,8 +187,7 @@ double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
                                             int nthreads, int *status)
 {
     *status = 0;
-    const int par = pl_use_threads(n * c * s, nthreads);
-    (void)par;
+    const int nt = pl_use_threads(n * c * s, nthreads) ? nthreads : 1;
     /* valid pixels per image, and where each image starts in pb */
     int64_t *off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n + 1));
     if (!off) { *status = 1; return NAN; }
@@ -93,7 +196,7 @@ double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
         int64_t v = s;
         if (has_ignore) {
             v = 0;
-            for (int64_t j = 0; j < s; j++) v += labels[im * s + j] != ignore_index;
+            for (int64_t q = 0; q < s; q++) v += labels[im * s + q] != ignore_index;
         }
         off[im + 1] = off[im] + v;
     }
@@ -105,70 +208,28 @@ double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
     int64_t *lb = (int64_t *)malloc(sizeof(int64_t) * (size_t)(P + 1));
     double *tl = (double *)malloc(sizeof(double) * (size_t)(ntask + 1));
     int *tc = (int *)malloc(sizeof(int) * (size_t)(ntask + 1));
-    if (!pb || (grad && !gb) || !lb || !tl || !tc) {
-        free(off); free(pb); free(gb); free(lb); free(tl); free(tc);
+    void **scr = (void **)calloc((size_t)nt, sizeof(void *));
+    int *badt = (int *)calloc((size_t)nt, sizeof(int));
+    if (!pb || (grad && !gb) || !lb || !tl || !tc || !scr || !badt) {
+        free(off); free(pb); free(gb); free(lb); free(tl); free(tc); free(scr); free(badt);
         *status = 1;
         return NAN;
     }
-    /* 1. probabilities and labels of the valid pixels */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (par)
-#endif
-    for (int64_t im = 0; im < n; im++) {
-        const T *xn = x + im * c * s;
-        const int64_t *ln = labels + im * s;
-        int64_t k = off[im];
-        for (int64_t j = 0; j < s; j++) {
-            if (has_ignore && ln[j] == ignore_index) continue;
-            lb[k] = ln[j];
-            if (activation == 2) {
-                T m = xn[j];
-                for (int64_t q = 1; q < c; q++) m = xn[q * s + j] > m ? xn[q * s + j] : m;
-                T z = 0;
-                for (int64_t q = 0; q < c; q++) {
-                    const T e = PL_EXP(xn[q * s + j] - m);
-                    pb[q * P + k] = e;
-                    z += e;
-                }
-                const T rz = (T)1 / z;
-                for (int64_t q = 0; q < c; q++) pb[q * P + k] *= rz;
-            } else {
-                for (int64_t q = 0; q < c; q++) pb[q * P + k] = xn[q * s + j];
-            }
-            k++;
-        }
-    }
-    /* 2. one sort and scan per (group, class) */
     int64_t maxp = 0;
     for (int64_t gi = 0; gi < ng; gi++) {
         const int64_t pg = per_image ? off[gi + 1] - off[gi] : P;
         maxp = pg > maxp ? pg : maxp;
     }
+    PL_NAME(lv_job) j = {n, c, s, P, maxp, x, labels, off, has_ignore, activation, per_image,
+                         all_classes, ignore_index, pb, gb, grad, lb, tl, tc, scr, badt};
+    /* 1. probabilities and labels of the valid pixels */
+    pl_run_blocks(n, nt, PL_NAME(lv_prep_one), &j, NULL);
+    /* 2. one sort and scan per (group, class) */
+    pl_run_blocks(ntask, nt, PL_NAME(lv_task_one), &j, NULL);
     int bad = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads) if (par && ntask > 1) reduction(| : bad)
-#endif
-    {
-        uint64_t *key = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)(maxp + 1));
-        uint64_t *tmp = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)(maxp + 1));
-        int64_t *idx = PL_DOUBLE ? (int64_t *)malloc(sizeof(int64_t) * (size_t)(maxp + 1)) : NULL;
-        int64_t *tidx = PL_DOUBLE ? (int64_t *)malloc(sizeof(int64_t) * (size_t)(maxp + 1)) : NULL;
-        if (!key || !tmp || (PL_DOUBLE && (!idx || !tidx))) bad = 1;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int64_t t = 0; t < ntask; t++) {
-            if (bad) { tl[t] = 0; tc[t] = 0; continue; }
-            const int64_t gi = t / c, cls = t % c;
-            const int64_t o = per_image ? off[gi] : 0;
-            const int64_t pg = per_image ? off[gi + 1] - off[gi] : P;
-            int st = 0;
-            tl[t] = PL_NAME(pl_lv_task)(pb + cls * P + o, lb + o, pg, cls, all_classes,
-                                        gb ? gb + cls * P + o : NULL, key, tmp, idx, tidx,
-                                        &tc[t], &st);
-            if (st) bad = 1;
-        }
-        free(key); free(tmp); free(idx); free(tidx);
+    for (int q = 0; q < nt; q++) {
+        bad |= badt[q];
+        free(scr[q]);
     }
     double total = 0.0;
     if (!bad) {
@@ -186,35 +247,8 @@ double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
             total += lg;
         }
     }
-    if (grad && !bad) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (par)
-#endif
-        for (int64_t im = 0; im < n; im++) {
-            const T f = (T)tl[(per_image ? im : 0) * c];
-            const int64_t *ln = labels + im * s;
-            const T *xn = x + im * c * s;
-            T *gn = grad + im * c * s;
-            int64_t k = off[im];
-            (void)xn;
-            for (int64_t j = 0; j < s; j++) {
-                if (has_ignore && ln[j] == ignore_index) {
-                    for (int64_t q = 0; q < c; q++) gn[q * s + j] = 0;
-                    continue;
-                }
-                if (activation == 2) {
-                    T dot = 0;
-                    for (int64_t q = 0; q < c; q++) dot += pb[q * P + k] * gb[q * P + k];
-                    for (int64_t q = 0; q < c; q++)
-                        gn[q * s + j] = f * (pb[q * P + k] * (gb[q * P + k] - dot));
-                } else {
-                    for (int64_t q = 0; q < c; q++) gn[q * s + j] = f * gb[q * P + k];
-                }
-                k++;
-            }
-        }
-    }
-    free(off); free(pb); free(gb); free(lb); free(tl); free(tc);
+    if (grad && !bad) pl_run_blocks(n, nt, PL_NAME(lv_grad_one), &j, NULL);
+    free(off); free(pb); free(gb); free(lb); free(tl); free(tc); free(scr); free(badt);
     if (bad) { *status = 1; return NAN; }
     return total;
 }

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 
 #include "pyloss.h"
-#include "elementwise.h"   /* PL_OMP_FOR, PL_OMP_PARALLEL */
 #include "rows.h"
 
 /* Ascending doubles for qsort; no NaN reaches it (NaN rows are skipped). */

@@ -94,15 +94,31 @@ static void PL_NAME(mx_simrow)(int64_t k, T *s, double inv_t, int64_t p, int64_t
     }
 }
 
+/* The arguments of a row pass over S (m x k), for its rows (pl_for_items). */
+typedef struct {
+    int64_t k, pos_off;
+    T *s;
+    double inv_t;
+    int excl_diag, flag;
+    double *rowloss, *q;
+    T *mr, *f;
+    const T *cmr, *cf, *u, *w;
+    const double *cq;
+} PL_NAME(mx_rows);
+
+static void PL_NAME(mx_sim_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_rows) *a = (const PL_NAME(mx_rows) *)va;
+    PL_NAME(mx_simrow)(a->k, a->s + i * a->k, a->inv_t, (i + a->pos_off) % a->k,
+                       a->excl_diag ? i : -1, a->rowloss + i, a->flag);
+}
+
 void PL_NAME(pl_metric_simrows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
                                 int excl_diag, double *rowloss, int want_grad, int nthreads)
 {
-    const int par = pl_use_threads(m * k, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < m; i++)
-        PL_NAME(mx_simrow)(k, s + i * k, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
-                           rowloss + i, want_grad);
+    PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, want_grad, rowloss, NULL, NULL, NULL,
+                          NULL, NULL, NULL, NULL, NULL};
+    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_sim_item), &a);
 }
 
 /* The gradient of a loss over a symmetric S (nt_xent: S = z z^T) is
@@ -126,6 +142,13 @@ static void PL_NAME(mx_statrow)(int64_t k, T *s, double inv_t, int64_t p, int64_
     *q_out = (sum - (double)PL_EXP(it * (s[p] - mr))) / sum;
 }
 
+static void PL_NAME(mx_stat_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_rows) *a = (const PL_NAME(mx_rows) *)va;
+    PL_NAME(mx_statrow)(a->k, a->s + i * a->k, a->inv_t, (i + a->pos_off) % a->k,
+                        a->excl_diag ? i : -1, a->rowloss + i, a->mr + i, a->f + i, a->q + i);
+}
+
 /* Largest inv_t * (spread of S) for pass 2's one-exp form: every factor
  * below stays a normal number (e^{-64} > FLT_MIN, e^{32} * it < FLT_MAX). */
 #define PL_SYMG_SPREAD ((double)(PL_DOUBLE ? 600 : 64))
@@ -140,12 +163,9 @@ int PL_NAME(pl_metric_statrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
                                 int excl_diag, double bound, double *rowloss, T *mr, T *f,
                                 double *q, T *u, T *w, int nthreads)
 {
-    const int par = pl_use_threads(m * k, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < m; i++)
-        PL_NAME(mx_statrow)(k, s + i * k, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
-                            rowloss + i, mr + i, f + i, q + i);
+    PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, 0, rowloss, q, mr, f,
+                          NULL, NULL, NULL, NULL, NULL};
+    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_stat_item), &a);
     if (m == 0 || !(bound > 0 && inv_t * 2.0 * bound <= PL_SYMG_SPREAD)) return 0;
     T lo = mr[0], hi = mr[0];
     for (int64_t i = 1; i < m; i++) {
@@ -187,16 +207,20 @@ static void PL_NAME(mx_symgradrow)(int64_t k, T *restrict s, int64_t i, double i
     s[p] = (T)(-inv_t * (q[i] + q[p]));
 }
 
+static void PL_NAME(mx_symgrad_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_rows) *a = (const PL_NAME(mx_rows) *)va;
+    PL_NAME(mx_symgradrow)(a->k, a->s + i * a->k, i, a->inv_t, (i + a->pos_off) % a->k,
+                           a->excl_diag ? i : -1, a->cmr, a->cf, a->cq, a->u, a->w, a->flag);
+}
+
 void PL_NAME(pl_metric_symgrad_rows)(int64_t m, int64_t k, T *s, double inv_t, int64_t pos_off,
                                      int excl_diag, const T *mr, const T *f, const double *q,
                                      const T *u, const T *w, int one, int nthreads)
 {
-    const int par = pl_use_threads(m * k, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < m; i++)
-        PL_NAME(mx_symgradrow)(k, s + i * k, i, inv_t, (i + pos_off) % k, excl_diag ? i : -1,
-                               mr, f, q, u, w, one);
+    PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, one, NULL, NULL, NULL, NULL,
+                          mr, f, u, w, q};
+    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_symgrad_item), &a);
 }
 
 static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
@@ -231,14 +255,32 @@ static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels
     }
 }
 
+/* The arguments of a labelled row pass over an n x n matrix (pl_for_items). */
+typedef struct {
+    int64_t n;
+    T *s;
+    const T *g, *sqn;
+    const int64_t *labels;
+    double inv_t, margin;
+    int flag, want;
+    double *rowloss, *rowcount;
+    int64_t *ap, *an;
+    double **bufs;   /* batch_all: scratch per thread (pl_pool_tid), made on first use */
+    int *err;        /* batch_all: an allocation failed, per thread */
+} PL_NAME(mx_lab);
+
+static void PL_NAME(mx_sup_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_lab) *a = (const PL_NAME(mx_lab) *)va;
+    PL_NAME(mx_suprow)(a->n, i, a->s + i * a->n, a->labels, a->inv_t, a->rowloss + i, a->flag);
+}
+
 void PL_NAME(pl_metric_supcon_rows)(int64_t n, T *s, const int64_t *labels, double inv_t,
                                     double *rowloss, int want_grad, int nthreads)
 {
-    const int par = pl_use_threads(n * n, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < n; i++)
-        PL_NAME(mx_suprow)(n, i, s + i * n, labels, inv_t, rowloss + i, want_grad);
+    PL_NAME(mx_lab) a = {n, s, NULL, NULL, labels, inv_t, 0, want_grad, 0, rowloss, NULL, NULL,
+                         NULL, NULL, NULL};
+    pl_for_items(n, 1, pl_use_threads(n * n, nthreads), nthreads, PL_NAME(mx_sup_item), &a);
 }
 
 /* d_ij from the Gram matrix row g of anchor i (0 on the diagonal). */
@@ -272,14 +314,19 @@ static void PL_NAME(mx_hardrow)(int64_t n, int64_t i, const T *g, const T *sqn,
     *an = bn;
 }
 
+static void PL_NAME(mx_hard_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_lab) *a = (const PL_NAME(mx_lab) *)va;
+    PL_NAME(mx_hardrow)(a->n, i, a->g + i * a->n, a->sqn, a->labels, a->flag, a->ap + i,
+                        a->an + i);
+}
+
 void PL_NAME(pl_metric_hard_mine)(int64_t n, const T *g, const T *sqn, const int64_t *labels,
                                   int squared, int64_t *ap, int64_t *an, int nthreads)
 {
-    const int par = pl_use_threads(n * n, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < n; i++)
-        PL_NAME(mx_hardrow)(n, i, g + i * n, sqn, labels, squared, ap + i, an + i);
+    PL_NAME(mx_lab) a = {n, NULL, g, sqn, labels, 0, 0, squared, 0, NULL, NULL, ap, an, NULL,
+                         NULL};
+    pl_for_items(n, 1, pl_use_threads(n * n, nthreads), nthreads, PL_NAME(mx_hard_item), &a);
 }
 
 /* Every valid triplet of anchor i: with t_p = d_ip + margin and the negative
@@ -333,29 +380,43 @@ static void PL_NAME(mx_allrow)(int64_t n, int64_t i, T *g, const T *sqn,
     }
 }
 
+static void PL_NAME(mx_all_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_lab) *a = (const PL_NAME(mx_lab) *)va;
+    const int tid = pl_pool_tid();
+    if (!a->bufs[tid] && !a->err[tid]) {
+        a->bufs[tid] = (double *)malloc((size_t)(4 * a->n + 1) * sizeof(double));
+        if (!a->bufs[tid]) a->err[tid] = 1;
+    }
+    if (a->err[tid]) return;
+    PL_NAME(mx_allrow)(a->n, i, a->s + i * a->n, a->sqn, a->labels, a->margin, a->flag,
+                       a->rowloss + i, a->rowcount + i, a->want, a->bufs[tid]);
+}
+
 int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64_t *labels,
                                       double margin, int squared, double *rowloss,
                                       double *rowcount, int want_grad, int nthreads)
 {
     const int par = pl_use_threads(n * n, nthreads);
-    int err = 0;
-    (void)par;
-    PL_OMP_PARALLEL(par, nthreads)
-    {
-        double *buf = (double *)malloc((size_t)(4 * n + 1) * sizeof(double));
-        if (!buf) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            err = 1;
-        }
-        PL_OMP_FOR_IN
-        for (int64_t i = 0; i < n; i++)
-            if (buf)
-                PL_NAME(mx_allrow)(n, i, g + i * n, sqn, labels, margin, squared, rowloss + i,
-                                   rowcount + i, want_grad, buf);
-        free(buf);
+    const int nt = par ? nthreads : 1;
+    double **bufs = (double **)calloc((size_t)nt, sizeof(double *));
+    int *errs = (int *)calloc((size_t)nt, sizeof(int));
+    if (!bufs || !errs) {
+        free(bufs);
+        free(errs);
+        return 1;
     }
+    /* g is the Gram matrix in, the gradient out: mx_allrow writes row i only */
+    PL_NAME(mx_lab) a = {n, g, g, sqn, labels, 0, margin, squared, want_grad, rowloss, rowcount,
+                         NULL, NULL, bufs, errs};
+    pl_for_items(n, 1, par, nthreads, PL_NAME(mx_all_item), &a);
+    int err = 0;
+    for (int q = 0; q < nt; q++) {
+        err |= errs[q];
+        free(bufs[q]);
+    }
+    free(bufs);
+    free(errs);
     return err;
 }
 
@@ -404,41 +465,57 @@ static void PL_NAME(mx_sym_tilerow)(int64_t n, T *w, int64_t a0)
     }
 }
 
+typedef struct {
+    int64_t n, nt;
+    T *w;
+} PL_NAME(mx_sym);
+
+static void PL_NAME(mx_sym_item)(const void *va, int64_t t)
+{
+    const PL_NAME(mx_sym) *a = (const PL_NAME(mx_sym) *)va;
+    /* tile rows t and nt-1-t: equal work */
+    PL_NAME(mx_sym_tilerow)(a->n, a->w, t * PL_SYM_TILE);
+    if (a->nt - 1 - t != t) PL_NAME(mx_sym_tilerow)(a->n, a->w, (a->nt - 1 - t) * PL_SYM_TILE);
+}
+
 void PL_NAME(pl_metric_symmetrize)(int64_t n, T *w, int nthreads)
 {
-    const int par = pl_use_threads(n * n, nthreads);
-    (void)par;
-    const int64_t nt = (n + PL_SYM_TILE - 1) / PL_SYM_TILE;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par) num_threads(nthreads)
-#endif
-    for (int64_t t = 0; t < (nt + 1) / 2; t++) {   /* tile rows t and nt-1-t: equal work */
-        PL_NAME(mx_sym_tilerow)(n, w, t * PL_SYM_TILE);
-        if (nt - 1 - t != t) PL_NAME(mx_sym_tilerow)(n, w, (nt - 1 - t) * PL_SYM_TILE);
-    }
+    PL_NAME(mx_sym) a = {n, (n + PL_SYM_TILE - 1) / PL_SYM_TILE, w};
+    pl_for_items((a.nt + 1) / 2, 1, pl_use_threads(n * n, nthreads), nthreads,
+                 PL_NAME(mx_sym_item), &a);
 }
 #undef PL_SYM_TILE
 
 /* PyTorch's margin_ranking_loss, elementwise: h = -y (x1 - x2) + margin,
  * l = max(h, 0) (NaN kept), d l / d x1 = -y where h > 0, else 0; g2 = -g1.
  * g1 and g2 are both NULL (value only) or both given. */
+/* The arguments of the pairwise kernels (margin_ranking, cosine_embedding). */
+typedef struct {
+    int64_t n, d;
+    const T *x1, *x2, *y;
+    double margin;
+    double *rowloss;
+    T *g1, *g2;
+} PL_NAME(mx_pair);
+
+static void PL_NAME(mx_rank_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_pair) *a = (const PL_NAME(mx_pair) *)va;
+    const T h = -a->y[i] * (a->x1[i] - a->x2[i]) + (T)a->margin;
+    a->rowloss[i] = (double)(h > (T)0 ? h : (h == h ? (T)0 : h));
+    if (a->g1) {
+        const T g = h > (T)0 ? -a->y[i] : (T)0;
+        a->g1[i] = g;
+        a->g2[i] = -g;
+    }
+}
+
 void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T *y,
                                               double margin, double *rowloss, T *g1, T *g2,
                                               int nthreads)
 {
-    const T m = (T)margin;
-    const int par = pl_use_threads(n, nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < n; i++) {
-        const T h = -y[i] * (x1[i] - x2[i]) + m;
-        rowloss[i] = (double)(h > (T)0 ? h : (h == h ? (T)0 : h));
-        if (g1) {
-            const T g = h > (T)0 ? -y[i] : (T)0;
-            g1[i] = g;
-            g2[i] = -g;
-        }
-    }
+    PL_NAME(mx_pair) a = {n, 0, x1, x2, y, margin, rowloss, g1, g2};
+    pl_for_items(n, PL_BLOCK, pl_use_threads(n, nthreads), nthreads, PL_NAME(mx_rank_item), &a);
 }
 
 /* One row of PyTorch's cosine_embedding_loss: cos = a.b / sqrt((|a|^2 + eps)
@@ -480,15 +557,20 @@ PL_INLINE void PL_NAME(mx_cosrow)(int64_t d, const T *a, const T *b, T y, double
     }
 }
 
+static void PL_NAME(mx_cos_item)(const void *va, int64_t i)
+{
+    const PL_NAME(mx_pair) *a = (const PL_NAME(mx_pair) *)va;
+    const int64_t d = a->d;
+    PL_NAME(mx_cosrow)(d, a->x1 + i * d, a->x2 + i * d, a->y[i], a->margin, a->rowloss + i,
+                       a->g1 ? a->g1 + i * d : NULL, a->g2 ? a->g2 + i * d : NULL);
+}
+
 /* Rows of cosine_embedding: x1, x2 (n, d); ga, gb both NULL or both given. */
 void PL_NAME(pl_metric_cosine_rows)(int64_t n, int64_t d, const T *x1, const T *x2,
                                               const T *y, double margin, double *rowloss, T *g1,
                                               T *g2, int nthreads)
 {
-    const int par = pl_use_threads(n * (d > 0 ? d : 1), nthreads);
-    (void)par;
-    PL_OMP_FOR(par, nthreads)
-    for (int64_t i = 0; i < n; i++)
-        PL_NAME(mx_cosrow)(d, x1 + i * d, x2 + i * d, y[i], margin, rowloss + i,
-                           g1 ? g1 + i * d : NULL, g2 ? g2 + i * d : NULL);
+    PL_NAME(mx_pair) a = {n, d, x1, x2, y, margin, rowloss, g1, g2};
+    pl_for_items(n, pl_rows_per_block(d), pl_use_threads(n * (d > 0 ? d : 1), nthreads), nthreads,
+                 PL_NAME(mx_cos_item), &a);
 }

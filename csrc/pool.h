@@ -1,8 +1,7 @@
 /*
- * pool.h -- pyloss's own worker threads for the blocked drivers
- * (elementwise.h, rows.h, the softmax rows of classification_impl.h, the
- * region engine seg_region_impl.h, boxes, focal_smooth_l1; the metric and
- * Lovasz kernels keep OpenMP loops).
+ * pool.h -- pyloss's own worker threads, for every kernel's parallel loop
+ * (elementwise.h, rows.h, classification, the region engine, boxes,
+ * focal_smooth_l1, the metric row passes, lovasz_softmax).
  *
  *     double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx)
  *

@@ -48,4 +48,35 @@ static inline double pl_rows_sum(pl_rows_job *j, int nthreads, pl_block_fn fn)
     return pl_sum_blocks(nb, par ? nthreads : 1, fn, j);
 }
 
+/* A loop over independent items (rows of an N x N matrix, tiles) that each
+ * write their own outputs: fn(a, i) for every i in [0, m), `per` items per
+ * block of pl_run_blocks (metric_impl.h). */
+typedef void (*pl_item_fn)(const void *a, int64_t i);
+
+typedef struct {
+    pl_item_fn fn;
+    const void *a;
+    int64_t m, per;
+} pl_items_job;
+
+static inline double pl_items_one(void *vj, int64_t b)
+{
+    const pl_items_job *j = (const pl_items_job *)vj;
+    const int64_t i1 = j->m - b * j->per < j->per ? j->m : (b + 1) * j->per;
+    for (int64_t i = b * j->per; i < i1; i++) j->fn(j->a, i);
+    return 0.0;
+}
+
+/* par: the kernel's pl_use_threads verdict (its own measure of the work) */
+static inline void pl_for_items(int64_t m, int64_t per, int par, int nthreads, pl_item_fn fn,
+                                const void *a)
+{
+    pl_items_job j;
+    j.fn = fn;
+    j.a = a;
+    j.m = m;
+    j.per = per > 0 ? per : 1;
+    pl_run_blocks((m + j.per - 1) / j.per, par ? nthreads : 1, pl_items_one, &j, NULL);
+}
+
 #endif /* PL_ROWS_H */

@@ -195,20 +195,24 @@ def test_pool_bit_identical_for_any_thread_count_and_size(dtype, restore_threads
 
 
 @pytest.mark.skipif(not HAVE_C, reason="C backend not built")
-@pytest.mark.parametrize("name, n", [("focal_smooth_l1", 4_500_000), ("giou", 600_000),
-                                     ("triplet", 600_000), ("vae", 600_000), ("dice", 600_000),
-                                     ("dice_bce", 600_000)])
-def test_pool_drivers_bit_identical(name, n, restore_threads):
+@pytest.mark.parametrize("name, n, extra", [
+    ("focal_smooth_l1", 4_500_000, {}), ("giou", 600_000, {}), ("triplet", 600_000, {}),
+    ("vae", 600_000, {}), ("dice", 600_000, {}), ("dice_bce", 600_000, {}),
+    ("lovasz_softmax", 600_000, {}), ("nt_xent", 300_000, {}),
+    ("batch_triplet", 300_000, {"mining": "batch_all"}), ("cosine_embedding", 600_000, {})])
+def test_pool_drivers_bit_identical(name, n, extra, restore_threads):
     """The other drivers on pl_sum_blocks / pl_run_blocks: rows (triplet, vae),
     boxes (the caller's partials summed whole), focal_smooth_l1 (a count
     pass, then super-chunks with per-block positive counts: 4.5M elements is
-    more than one super-chunk of its blocks) and the region engine (scratch
-    space per thread, pl_pool_tid).  8 threads before 2: a call must use no
+    more than one super-chunk of its blocks), the region engine,
+    lovasz_softmax and batch_all mining (scratch space per thread,
+    pl_pool_tid), the metric row passes (pl_for_items).  8 threads before 2: a call must use no
     more threads than it asks for even when more workers exist (the region
     engine's scratch is sized for its own thread count; under ASan,
     .ci/sanitize.sh, an extra worker is a heap overflow)."""
     loss = pl.get(name)
     arrays, opts = loss.example(np.random.default_rng(31), n, F32)
+    opts = dict(opts, **extra)
     got = []
     for nt in (1, 8, 2, 5):
         pl.set_num_threads(nt)
