@@ -89,8 +89,7 @@ double PL_NAME(pl_box_iou)(int64_t n, const T *pred, const T *target, const T *w
                            int nthreads)
 {
     const int64_t nb = pl_box_work(n);
-    const int par = pl_use_threads(4 * n, nthreads);
     PL_NAME(box_job) j = {n, pred, target, weight, kind, eps, scale, loss, grad};
-    pl_run_blocks(nb, par ? nthreads : 1, PL_NAME(box_one), &j, work);
+    pl_run_blocks(nb, pl_threads(4 * n, nthreads), PL_NAME(box_one), &j, work);
     return pl_pairwise(work, nb);
 }

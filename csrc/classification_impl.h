@@ -477,7 +477,7 @@ static double PL_NAME(smx_run)(const PL_NAME(pl_smx) *o, int64_t n, int64_t c, i
     PL_NAME(smx_job) j;
     j.o = o; j.n = n; j.c = c; j.d = d; j.per = per; j.tiles = tiles;
     j.z = z; j.tp = tp; j.yv = yv; j.loss = loss; j.g = g; j.hm = hm;
-    return pl_sum_blocks(items, pl_use_threads(rows * c, nthreads) ? nthreads : 1,
+    return pl_sum_blocks(items, pl_threads(rows * c, nthreads),
                          PL_NAME(smx_one), &j);
 }
 

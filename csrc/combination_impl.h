@@ -185,7 +185,7 @@ double PL_NAME(pl_focal_smooth_l1)(int64_t a, int64_t k, int64_t d, const T *cls
     const int64_t width = k + d > 0 ? k + d : 1;
     const int64_t rb = width >= PL_BLOCK ? 1 : PL_BLOCK / width;
     const int64_t nb = (a + rb - 1) / rb;
-    const int nt = pl_use_threads(a * width, nthreads) ? nthreads : 1;
+    const int nt = pl_threads(a * width, nthreads);
     int64_t cnts[PL_SUPER];
     PL_NAME(fsl_job) j = {a, k, d, rb, 0, cls_logits, cls_target, box_pred, box_target,
                           (T)alpha, (T)gamma, (T)beta, beta > 0 ? (T)(1.0 / beta) : (T)0, (T)1,

@@ -82,13 +82,15 @@ static inline double pl_lanes_sum(const double *acc)
 
 static inline int64_t pl_nblocks(int64_t n) { return (n + PL_BLOCK - 1) / PL_BLOCK; }
 
-static inline int pl_use_threads(int64_t n, int nthreads)
+/* The threads a kernel uses for n elements of work: nthreads from
+ * PL_PAR_MIN on, 1 below it or in a build without threads. */
+static inline int pl_threads(int64_t n, int nthreads)
 {
 #ifdef _OPENMP
-    return nthreads > 1 && n >= PL_PAR_MIN;
+    return nthreads > 1 && n >= PL_PAR_MIN ? nthreads : 1;
 #else
     (void)n; (void)nthreads;
-    return 0;
+    return 1;
 #endif
 }
 

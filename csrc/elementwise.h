@@ -144,7 +144,7 @@ typedef struct {
         c.p0 = p0; c.p1 = p1; c.scale = scale; c.loss = loss; c.grad = grad; c.hess = hess;     \
         c.m = (loss ? PL_EW_L : PL_EW_V) | (grad ? PL_EW_G : 0) | (hess ? PL_EW_H : 0);         \
         c.wa = aux != NULL;                                                                     \
-        return pl_sum_blocks(pl_nblocks(n), pl_use_threads(n, nthreads) ? nthreads : 1,         \
+        return pl_sum_blocks(pl_nblocks(n), pl_threads(n, nthreads),                            \
                              PL_NAME(NAME##_one), &c);                                          \
     }
 

@@ -187,7 +187,7 @@ double PL_NAME(pl_lovasz_softmax)(int64_t n, int64_t c, int64_t s, const T *x,
                                             int nthreads, int *status)
 {
     *status = 0;
-    const int nt = pl_use_threads(n * c * s, nthreads) ? nthreads : 1;
+    const int nt = pl_threads(n * c * s, nthreads);
     /* valid pixels per image, and where each image starts in pb */
     int64_t *off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n + 1));
     if (!off) { *status = 1; return NAN; }

@@ -118,7 +118,7 @@ void PL_NAME(pl_metric_simrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
 {
     PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, want_grad, rowloss, NULL, NULL, NULL,
                           NULL, NULL, NULL, NULL, NULL};
-    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_sim_item), &a);
+    pl_for_items(m, 1, pl_threads(m * k, nthreads), PL_NAME(mx_sim_item), &a);
 }
 
 /* The gradient of a loss over a symmetric S (nt_xent: S = z z^T) is
@@ -165,7 +165,7 @@ int PL_NAME(pl_metric_statrows)(int64_t m, int64_t k, T *s, double inv_t, int64_
 {
     PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, 0, rowloss, q, mr, f,
                           NULL, NULL, NULL, NULL, NULL};
-    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_stat_item), &a);
+    pl_for_items(m, 1, pl_threads(m * k, nthreads), PL_NAME(mx_stat_item), &a);
     if (m == 0 || !(bound > 0 && inv_t * 2.0 * bound <= PL_SYMG_SPREAD)) return 0;
     T lo = mr[0], hi = mr[0];
     for (int64_t i = 1; i < m; i++) {
@@ -220,7 +220,7 @@ void PL_NAME(pl_metric_symgrad_rows)(int64_t m, int64_t k, T *s, double inv_t, i
 {
     PL_NAME(mx_rows) a = {k, pos_off, s, inv_t, excl_diag, one, NULL, NULL, NULL, NULL,
                           mr, f, u, w, q};
-    pl_for_items(m, 1, pl_use_threads(m * k, nthreads), nthreads, PL_NAME(mx_symgrad_item), &a);
+    pl_for_items(m, 1, pl_threads(m * k, nthreads), PL_NAME(mx_symgrad_item), &a);
 }
 
 static void PL_NAME(mx_suprow)(int64_t n, int64_t i, T *s, const int64_t *labels,
@@ -280,7 +280,7 @@ void PL_NAME(pl_metric_supcon_rows)(int64_t n, T *s, const int64_t *labels, doub
 {
     PL_NAME(mx_lab) a = {n, s, NULL, NULL, labels, inv_t, 0, want_grad, 0, rowloss, NULL, NULL,
                          NULL, NULL, NULL};
-    pl_for_items(n, 1, pl_use_threads(n * n, nthreads), nthreads, PL_NAME(mx_sup_item), &a);
+    pl_for_items(n, 1, pl_threads(n * n, nthreads), PL_NAME(mx_sup_item), &a);
 }
 
 /* d_ij from the Gram matrix row g of anchor i (0 on the diagonal). */
@@ -326,7 +326,7 @@ void PL_NAME(pl_metric_hard_mine)(int64_t n, const T *g, const T *sqn, const int
 {
     PL_NAME(mx_lab) a = {n, NULL, g, sqn, labels, 0, 0, squared, 0, NULL, NULL, ap, an, NULL,
                          NULL};
-    pl_for_items(n, 1, pl_use_threads(n * n, nthreads), nthreads, PL_NAME(mx_hard_item), &a);
+    pl_for_items(n, 1, pl_threads(n * n, nthreads), PL_NAME(mx_hard_item), &a);
 }
 
 /* Every valid triplet of anchor i: with t_p = d_ip + margin and the negative
@@ -397,8 +397,7 @@ int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64
                                       double margin, int squared, double *rowloss,
                                       double *rowcount, int want_grad, int nthreads)
 {
-    const int par = pl_use_threads(n * n, nthreads);
-    const int nt = par ? nthreads : 1;
+    const int nt = pl_threads(n * n, nthreads);
     double **bufs = (double **)calloc((size_t)nt, sizeof(double *));
     int *errs = (int *)calloc((size_t)nt, sizeof(int));
     if (!bufs || !errs) {
@@ -409,7 +408,7 @@ int PL_NAME(pl_metric_batch_all_rows)(int64_t n, T *g, const T *sqn, const int64
     /* g is the Gram matrix in, the gradient out: mx_allrow writes row i only */
     PL_NAME(mx_lab) a = {n, g, g, sqn, labels, 0, margin, squared, want_grad, rowloss, rowcount,
                          NULL, NULL, bufs, errs};
-    pl_for_items(n, 1, par, nthreads, PL_NAME(mx_all_item), &a);
+    pl_for_items(n, 1, nt, PL_NAME(mx_all_item), &a);
     int err = 0;
     for (int q = 0; q < nt; q++) {
         err |= errs[q];
@@ -481,7 +480,7 @@ static void PL_NAME(mx_sym_item)(const void *va, int64_t t)
 void PL_NAME(pl_metric_symmetrize)(int64_t n, T *w, int nthreads)
 {
     PL_NAME(mx_sym) a = {n, (n + PL_SYM_TILE - 1) / PL_SYM_TILE, w};
-    pl_for_items((a.nt + 1) / 2, 1, pl_use_threads(n * n, nthreads), nthreads,
+    pl_for_items((a.nt + 1) / 2, 1, pl_threads(n * n, nthreads),
                  PL_NAME(mx_sym_item), &a);
 }
 #undef PL_SYM_TILE
@@ -515,7 +514,7 @@ void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T
                                               int nthreads)
 {
     PL_NAME(mx_pair) a = {n, 0, x1, x2, y, margin, rowloss, g1, g2};
-    pl_for_items(n, PL_BLOCK, pl_use_threads(n, nthreads), nthreads, PL_NAME(mx_rank_item), &a);
+    pl_for_items(n, PL_BLOCK, pl_threads(n, nthreads), PL_NAME(mx_rank_item), &a);
 }
 
 /* One row of PyTorch's cosine_embedding_loss: cos = a.b / sqrt((|a|^2 + eps)
@@ -571,6 +570,6 @@ void PL_NAME(pl_metric_cosine_rows)(int64_t n, int64_t d, const T *x1, const T *
                                               T *g2, int nthreads)
 {
     PL_NAME(mx_pair) a = {n, d, x1, x2, y, margin, rowloss, g1, g2};
-    pl_for_items(n, pl_rows_per_block(d), pl_use_threads(n * (d > 0 ? d : 1), nthreads), nthreads,
+    pl_for_items(n, pl_rows_per_block(d), pl_threads(n * (d > 0 ? d : 1), nthreads),
                  PL_NAME(mx_cos_item), &a);
 }

@@ -17,6 +17,17 @@
 #include <omp.h>
 #endif
 
+/* Blocks per pool job at most: the claim word counts blocks in 32 bits. */
+#define PL_JOB_CAP ((int64_t)1 << 30)
+
+/* Block b of a job: part[b] = fn(ctx, first + b), or only the call when part
+ * is NULL (the blocks write their own results). */
+static inline void one_block(pl_block_fn fn, void *ctx, double *part, int64_t first, int64_t b)
+{
+    const double v = fn(ctx, first + b);
+    if (part) part[b] = v;
+}
+
 #ifdef PL_POOL
 /*
  * One job at a time (a call that finds the pool busy runs alone).  The job's
@@ -25,8 +36,8 @@
  * fields after reading `word`, and its claim succeeds only if the job it read
  * is still the one being claimed from (the caller rewrites the fields only
  * after every block of the previous job was claimed and done, which changes
- * `word` first).  A job has fewer than 2^32 blocks (pl_sum_blocks cuts larger
- * ones).  `done` counts finished blocks; the caller returns when it reaches nb.
+ * `word` first).  A job has at most PL_JOB_CAP blocks (larger calls are cut).
+ * `done` counts finished blocks; the caller returns when it reaches nb.
  */
 #define PL_POOL_MAX 255          /* workers; a call uses nthreads - 1 of them */
 /* After a job a worker waits for the next one awake for this long (yielding
@@ -136,10 +147,7 @@ static int64_t work(uint64_t gen, int id)
         if (!atomic_compare_exchange_weak_explicit(&job.word, &w, w + (uint64_t)k,
                                                    memory_order_acq_rel, memory_order_acquire))
             continue;
-        for (int64_t b = i; b < i + k; b++) {
-            const double v = fn(ctx, first + b);
-            if (part) part[b] = v;
-        }
+        for (int64_t b = i; b < i + k; b++) one_block(fn, ctx, part, first, b);
         atomic_fetch_add_explicit(&job.done, k, memory_order_release);
         did += k;
         w = atomic_load_explicit(&job.word, memory_order_acquire);
@@ -301,24 +309,18 @@ static void run_blocks(int64_t first, int64_t nb, int nthreads, pl_block_fn fn, 
     if (nthreads > 1 && nb > 1) {
         int64_t b;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads)
-        for (b = 0; b < nb; b++) {
-            const double v = fn(ctx, first + b);
-            if (part) part[b] = v;
-        }
+        for (b = 0; b < nb; b++) one_block(fn, ctx, part, first, b);
         return;
     }
 #endif
-    for (int64_t b = 0; b < nb; b++) {
-        const double v = fn(ctx, first + b);
-        if (part) part[b] = v;
-    }
+    for (int64_t b = 0; b < nb; b++) one_block(fn, ctx, part, first, b);
 }
 
 void pl_run_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx, double *part)
 {
-    const int64_t cap = (int64_t)1 << 30;   /* pool jobs stay under 2^32 blocks */
-    for (int64_t s0 = 0; s0 < nb; s0 += cap)
-        run_blocks(s0, nb - s0 < cap ? nb - s0 : cap, nthreads, fn, ctx, part ? part + s0 : NULL);
+    for (int64_t s0 = 0; s0 < nb; s0 += PL_JOB_CAP)
+        run_blocks(s0, nb - s0 < PL_JOB_CAP ? nb - s0 : PL_JOB_CAP, nthreads, fn, ctx,
+                   part ? part + s0 : NULL);
 }
 
 double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx)
@@ -330,8 +332,7 @@ double pl_sum_blocks(int64_t nb, int nthreads, pl_block_fn fn, void *ctx)
     double *part = stack_part, *heap = NULL;
     int64_t span = PL_SUPER;
     if (nthreads > 1 && nb > PL_SUPER) {
-        const int64_t cap = (int64_t)1 << 30;   /* pool jobs stay under 2^32 blocks */
-        span = nb < cap ? nb : cap - cap % PL_SUPER;
+        span = nb < PL_JOB_CAP ? nb : PL_JOB_CAP;   /* a multiple of PL_SUPER */
         heap = (double *)malloc((size_t)span * sizeof(double));
         if (heap) part = heap;
         else span = PL_SUPER;

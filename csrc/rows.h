@@ -44,8 +44,7 @@ static inline double pl_rows_sum(pl_rows_job *j, int nthreads, pl_block_fn fn)
 {
     j->rb = pl_rows_per_block(j->len);
     const int64_t nb = (j->n + j->rb - 1) / j->rb;
-    const int par = pl_use_threads(j->n * (j->len > 0 ? j->len : 1), nthreads);
-    return pl_sum_blocks(nb, par ? nthreads : 1, fn, j);
+    return pl_sum_blocks(nb, pl_threads(j->n * (j->len > 0 ? j->len : 1), nthreads), fn, j);
 }
 
 /* A loop over independent items (rows of an N x N matrix, tiles) that each
@@ -67,16 +66,15 @@ static inline double pl_items_one(void *vj, int64_t b)
     return 0.0;
 }
 
-/* par: the kernel's pl_use_threads verdict (its own measure of the work) */
-static inline void pl_for_items(int64_t m, int64_t per, int par, int nthreads, pl_item_fn fn,
-                                const void *a)
+/* nt: the kernel's pl_threads (its own measure of the work) */
+static inline void pl_for_items(int64_t m, int64_t per, int nt, pl_item_fn fn, const void *a)
 {
     pl_items_job j;
     j.fn = fn;
     j.a = a;
     j.m = m;
     j.per = per > 0 ? per : 1;
-    pl_run_blocks((m + j.per - 1) / j.per, par ? nthreads : 1, pl_items_one, &j, NULL);
+    pl_run_blocks((m + j.per - 1) / j.per, nt, pl_items_one, &j, NULL);
 }
 
 #endif /* PL_ROWS_H */

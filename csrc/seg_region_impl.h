@@ -755,7 +755,7 @@ PL_INLINE double PL_NAME(pl_seg_run)(PL_NAME(pl_seg_t) *r, double smooth, double
     double *sums = part + W * C * 4;
     T *coef = (T *)(sums + CN * C * 4);
     T *bufs = (T *)(sums + 2 * CN * C * 4);
-    const int pnt = pl_use_threads(N * C * S, nthreads) ? nthreads : 1;
+    const int pnt = pl_threads(N * C * S, nthreads);
     const int64_t CK = C - r->c0;
     /* f multiplies each class term of the value: the class mean's 1/CK, not
      * for the generalized Dice ratio or the per-class batch entries */
