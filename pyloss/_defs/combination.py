@@ -171,7 +171,9 @@ class _FocalSmoothL1(Loss):
             from .._numba import pick
             fn = pick(nb.focal_smooth_l1_ser, nb.focal_smooth_l1_par, c.x.size, get_num_threads())
             hg = gc is not None
-            total, npos = fn(c.x, c.t, c.bp, c.bt, c.alpha, c.gamma, c.beta, normalize,
+            # the options in the input's type, as the C kernel takes them
+            total, npos = fn(c.x, c.t, c.bp, c.bt, dt.type(c.alpha), dt.type(c.gamma),
+                             dt.type(c.beta), normalize,
                              loss if loss is not None else np.empty(0, dt), loss is not None,
                              gc if hg else np.empty((0, 0), dt), gb if hg else np.empty((0, 0), dt),
                              hg)

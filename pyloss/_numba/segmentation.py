@@ -1,21 +1,37 @@
 """Numba kernels of the segmentation family (mirror of csrc/seg_region_impl.h).
 
-``region_ser``/``region_par`` are the two-pass driver behind dice, iou and
-dice_bce: tasks (sample, spatial block of SB positions), pass 1 accumulates
-the per-(sample, class) sums of each task, the task partials of a sample are
-summed pairwise in task order, pass 2 writes the gradient.  Tasks and block
-sizes depend only on the shape, so the result does not depend on threads.
+``region_ser``/``region_par`` are the two-pass driver behind dice, iou,
+tversky, generalized_dice and dice_bce: tasks (sample, spatial block of SB
+positions), pass 1 accumulates the per-(sample, class) sums of each task, the
+task partials of a sample are summed pairwise in task order, pass 2 writes
+the gradient.  Tasks and block sizes depend only on the shape, so the result
+does not depend on threads.
+
+As in C, a block works on class rows: each row a view of the block indexed
+from 0 (an offset in the index keeps Numba's loops scalar), the activation
+formed row by row with the vectorisable exp/log of :mod:`.vmath`, the sums
+taken by reassociating leaves (:func:`sums3`, :func:`vsum`: the only
+functions with fast-math reassociation, see :func:`pyloss._numba.vsum`).
+With a gradient wanted and an activation, pass 1 stores p in the gradient
+buffer and pass 2 turns it into the gradient in place (no second exp); the
+callers hand the kernel a gradient buffer that overlaps no input
+(``_defs.segmentation.grad_buffer``).
 """
 import math
 
 import numba
 import numpy as np
 
-from . import instantiate, pairwise  # noqa: F401 (used by the template)
+from . import instantiate, pairwise, vsum  # noqa: F401 (used by the template)
+from .vmath import ONE, ZERO, like, vexp, vexp_nonpos, vlog1p_unit
 
 ACT_NONE, ACT_SIGMOID, ACT_SOFTMAX = 0, 1, 2
 KIND_DICE, KIND_DICE_SQ, KIND_IOU, KIND_TVERSKY, KIND_GDL = 0, 1, 2, 3, 4
 W_SQUARE, W_SIMPLE, W_UNIFORM = 0, 1, 2
+
+# the block kernels: NumPy's error model (no ZeroDivisionError test per
+# division) and FMA contraction, as the C build and the vmath functions
+_kernel = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -33,127 +49,205 @@ def seg_chunk(N, C, S):
     return max(1, min(cn, N))
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def sigmoid2(v):
-    """(p, 1 - p, e^-|v|) without cancellation."""
-    e = math.exp(-abs(v))
-    inv = 1.0 / (1.0 + e)
-    if v >= 0:
-        return inv, e * inv, e
-    return e * inv, inv, e
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def sums3(p, t, n, sq):
+    """(sum p t, sum p, sum t) of the first n entries in double, or with
+    sq (sum p t, sum p^2, sum t^2); vectorised (lanes of partial sums)."""
+    si = 0.0
+    sp = 0.0
+    st = 0.0
+    if sq:
+        for i in range(n):
+            si += p[i] * t[i]
+            sp += p[i] * p[i]
+            st += t[i] * t[i]
+    else:
+        for i in range(n):
+            si += p[i] * t[i]
+            sp += p[i]
+            st += t[i]
+    return si, sp, st
 
 
-@numba.njit(cache=True, error_model="numpy")
-def softmax_block(x, n, s0, s1, buf):
-    """Softmax over classes of x[n, :, s0:s1] into buf[:, :s1-s0]."""
-    C = x.shape[1]
+@_kernel
+def labels_of(lab, haslab, n, s0, s1, lf):
+    """The block's labels as floats into lf (a float compare vectorises
+    where an int64 one feeding float lanes does not), with labels."""
+    if haslab:
+        ln = lab[n, s0:s1]
+        for j in range(s1 - s0):
+            lf[j] = ln[j]
+
+
+@_kernel
+def target_row(t, haslab, lf, n, c, s0, s1, tb):
+    """Class c's target over the block: the dense row, or the one-hot of c
+    from the labels lf formed in tb."""
+    if not haslab:
+        return t[n, c, s0:s1]
+    cf = like(lf[0], c)
     for j in range(s1 - s0):
-        m = x[n, 0, s0 + j]
-        for c in range(1, C):
-            v = x[n, c, s0 + j]
-            if v > m:
-                m = v
-        z = 0.0
-        for c in range(C):
-            e = math.exp(x[n, c, s0 + j] - m)
-            buf[c, j] = e
-            z += e
-        inv = 1.0 / z
-        for c in range(C):
-            buf[c, j] *= inv
+        tb[j] = ONE if lf[j] == cf else ZERO
+    return tb[:s1 - s0]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part):
-    """Sums (I, P, T, BCE) of every class over task (n, b) into part (C, 4)."""
+@_kernel
+def sigmoid_row(xc, L, pc):
+    """pc[:L] = sigmoid(xc) without cancellation (e = exp(-|x|))."""
+    for j in range(L):
+        v = xc[j]
+        e = vexp(-abs(v))
+        inv = ONE / (ONE + e)
+        pc[j] = inv if v >= ZERO else e * inv
+
+
+@_kernel
+def sigmoid_bce_row(xc, tc, L, pc, bc):
+    """sigmoid_row and the BCE-with-logits terms max(x, 0) - x t +
+    log1p(e^-|x|) into bc (one exp serves both)."""
+    for j in range(L):
+        v = xc[j]
+        e = vexp(-abs(v))
+        inv = ONE / (ONE + e)
+        pc[j] = inv if v >= ZERO else e * inv
+        bc[j] = (v if v > ZERO else ZERO) - v * tc[j] + vlog1p_unit(e, inv)
+
+
+@_kernel
+def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part, keep, gk):
+    """Sums (I, P, T, BCE) of every class over task (n, b) into part (C, 4);
+    keep: p (before any ignore mask) into gk[n, :, block]."""
     C, S = x.shape[1], x.shape[2]
+    if C == 0:
+        return
     s0 = b * SB
     s1 = min(S, s0 + SB)
-    buf = np.empty((C, SB))
+    L = s1 - s0
+    # rows: C activations, then m / labels as floats, 1/sum, target, masked p, BCE terms
+    buf = np.empty((C + 5, SB), x.dtype)
+    m = buf[C]
+    rz = buf[C + 1]
+    lf = buf[C + 2]
+    tb = buf[C + 3]
+    pm = buf[C + 4]
     if act == ACT_SOFTMAX:
-        softmax_block(x, n, s0, s1, buf)
+        x0 = x[n, 0, s0:s1]
+        for j in range(L):
+            m[j] = x0[j]
+        for c in range(1, C):
+            xc = x[n, c, s0:s1]
+            for j in range(L):
+                v = xc[j]
+                m[j] = v if v > m[j] else m[j]
+        for c in range(C):
+            xc = x[n, c, s0:s1]
+            pc = buf[c]
+            if c == 0:
+                for j in range(L):
+                    e = vexp_nonpos(xc[j] - m[j])
+                    pc[j] = e
+                    rz[j] = e
+            else:
+                for j in range(L):
+                    e = vexp_nonpos(xc[j] - m[j])
+                    pc[j] = e
+                    rz[j] += e
+        for j in range(L):
+            rz[j] = ONE / rz[j]
+    labels_of(lab, haslab, n, s0, s1, lf)
+    bc = m     # the max row is free again: the BCE terms
     for c in range(C):
-        si = 0.0
-        sp = 0.0
-        st = 0.0
+        tc = target_row(t, haslab, lf, n, c, s0, s1, tb)
+        xc = x[n, c, s0:s1]
+        pc = gk[n, c, s0:s1] if keep else buf[c, :L]
         sb = 0.0
-        for s in range(s0, s1):
-            v = x[n, c, s]
-            if act == ACT_SOFTMAX:
-                p = buf[c, s - s0]
-            elif act == ACT_SIGMOID:
-                p, pm, e = sigmoid2(v)
-            else:
-                p = v
-            if haslab:
-                if ign and lab[n, s] < 0:
-                    continue     # an ignored pixel leaves every sum
-                tv = 1.0 if lab[n, s] == c else 0.0
-            else:
-                tv = t[n, c, s]
-            si += p * tv
-            if sq:
-                sp += p * p
-                st += tv * tv
-            else:
-                sp += p
-                st += tv
+        if act == ACT_SOFTMAX:
+            ec = buf[c]
+            for j in range(L):
+                pc[j] = ec[j] * rz[j]
+        elif act == ACT_SIGMOID:
             if bce:
-                e = math.exp(-abs(v))
-                sb += max(v, 0.0) - v * tv + math.log1p(e)
+                sigmoid_bce_row(xc, tc, L, pc, bc)
+                sb = vsum(bc, L)
+            else:
+                sigmoid_row(xc, L, pc)
+        else:
+            pc = xc
+        if ign:
+            # an ignored pixel (label < 0) leaves every sum (p -> 0, a NaN too)
+            for j in range(L):
+                pm[j] = pc[j] if lf[j] >= ZERO else ZERO
+            pc = pm
+        si, sp, st = sums3(pc, tc, L, sq)
         part[c, 0] = si
         part[c, 1] = sp
         part[c, 2] = st
         part[c, 3] = sb
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_kernel
 def pass2(x, t, lab, haslab, n, b, SB, act, bce, ign, coef, grad):
-    """Gradient of task (n, b); coef (C, 4) = A, B, G, K of sample n."""
+    """Gradient of task (n, b); coef (C, 4) = A, B, G, K of sample n.  With
+    an activation, grad holds p (pass 1) and is overwritten in place."""
     C, S = x.shape[1], x.shape[2]
+    if C == 0:
+        return
     s0 = b * SB
     s1 = min(S, s0 + SB)
+    L = s1 - s0
+    buf = np.empty((C + 3, SB), x.dtype)
+    dot = buf[C]
+    lf = buf[C + 1]
+    tb = buf[C + 2]
+    labels_of(lab, haslab, n, s0, s1, lf)
     if act == ACT_SOFTMAX:
-        buf = np.empty((C, SB))
-        softmax_block(x, n, s0, s1, buf)
-        gp = np.empty(C)
-        for s in range(s0, s1):
-            if ign and lab[n, s] < 0:
-                for c in range(C):
-                    grad[n, c, s] = 0.0
-                continue
-            dot = 0.0
-            for c in range(C):
-                tv = (1.0 if lab[n, s] == c else 0.0) if haslab else t[n, c, s]
-                p = buf[c, s - s0]
-                gp[c] = coef[c, 0] * tv + coef[c, 1] + coef[c, 2] * p
-                dot += p * gp[c]
-            for c in range(C):
-                grad[n, c, s] = buf[c, s - s0] * (gp[c] - dot)
+        # h_c = A t + B + G p, dot = sum_c p_c h_c, g_c = p_c (h_c - dot)
+        for j in range(L):
+            dot[j] = ZERO
+        for c in range(C):
+            A, B, G = coef[c, 0], coef[c, 1], coef[c, 2]
+            tc = target_row(t, haslab, lf, n, c, s0, s1, tb)
+            pc = grad[n, c, s0:s1]
+            hc = buf[c]
+            for j in range(L):
+                h = A * tc[j] + B + G * pc[j]
+                hc[j] = h
+                dot[j] += pc[j] * h
+        for c in range(C):
+            hc = buf[c]
+            gc = grad[n, c, s0:s1]
+            if ign:
+                for j in range(L):
+                    g = gc[j] * (hc[j] - dot[j])
+                    gc[j] = g if lf[j] >= ZERO else ZERO
+            else:
+                for j in range(L):
+                    gc[j] = gc[j] * (hc[j] - dot[j])
         return
     for c in range(C):
         A, B, G, K = coef[c, 0], coef[c, 1], coef[c, 2], coef[c, 3]
-        for s in range(s0, s1):
-            v = x[n, c, s]
-            if haslab:
-                if ign and lab[n, s] < 0:
-                    grad[n, c, s] = 0.0
-                    continue
-                tv = 1.0 if lab[n, s] == c else 0.0
+        tc = target_row(t, haslab, lf, n, c, s0, s1, tb)
+        gc = grad[n, c, s0:s1]
+        if act == ACT_SIGMOID:
+            # p (1 - p) with 1 - p by subtraction, as the C kernel and the
+            # NumPy reference: the class term (1 - num/den, the same
+            # cancellation) is off by as much, and its derivative matches it
+            # only so (focal Tversky at p = 1 - 1e-12 was 9e-5 off otherwise)
+            if bce:
+                for j in range(L):
+                    p = gc[j]
+                    gc[j] = (A * tc[j] + B + G * p) * (p * (ONE - p)) + K * (p - tc[j])
             else:
-                tv = t[n, c, s]
-            if act == ACT_SIGMOID:
-                p = sigmoid2(v)[0]
-                # p (1 - p) with 1 - p by subtraction, as the C kernel and the
-                # NumPy reference: the class term (1 - num/den, the same
-                # cancellation) is off by as much, and its derivative matches it
-                # only so (focal Tversky at p = 1 - 1e-12 was 9e-5 off otherwise)
-                g = (A * tv + B + G * p) * (p * (1.0 - p))
-                if bce:
-                    g += K * (p - tv)
-                grad[n, c, s] = g
-            else:
-                grad[n, c, s] = A * tv + B + G * v
+                for j in range(L):
+                    p = gc[j]
+                    gc[j] = (A * tc[j] + B + G * p) * (p * (ONE - p))
+        else:
+            xc = x[n, c, s0:s1]
+            for j in range(L):
+                gc[j] = A * tc[j] + B + G * xc[j]
+        if ign:
+            for j in range(L):
+                gc[j] = gc[j] if lf[j] >= ZERO else ZERO
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -270,6 +364,13 @@ def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale
         f = dice_w * scale / CK if CK > 0 else 0.0
     cs = float(C) * float(S)
     kb = bce_w * scale / cs if cs > 0 else 0.0
+    # keep: pass 1 stores p in the gradient buffer, pass 2 reads it there
+    if grad is None:
+        keep_p = False
+        gk = np.empty((0, 0, 0), x.dtype)
+    else:
+        keep_p = act != ACT_NONE
+        gk = grad
     total = 0.0
     col = np.empty(nb)
     k = np.empty(3)
@@ -280,7 +381,8 @@ def region{name}(x, t, lab, haslab, act, kind, bce, smooth, dice_w, bce_w, scale
         ntask = cn * nb
         part = np.empty((ntask, C, 4))
         for i in numba.prange(ntask):
-            pass1(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, sq, bce, ign, part[i])
+            pass1(x, t, lab, haslab, n0 + i // nb, i % nb, SB, act, sq, bce, ign, part[i],
+                  keep_p, gk)
         coef = np.zeros((cn, C, 4), x.dtype)
         for ln in range(cn):
             chunk_sums(part, ln, nb, C, col, sums)
