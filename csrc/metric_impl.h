@@ -497,15 +497,29 @@ typedef struct {
     T *g1, *g2;
 } PL_NAME(mx_pair);
 
-static void PL_NAME(mx_rank_item)(const void *va, int64_t i)
+/* Elements [b PL_BLOCK, (b + 1) PL_BLOCK) of margin_ranking: a straight
+ * loop per block (one call per element through pl_for_items cost ~9 ns an
+ * element, 10x the arithmetic). */
+static void PL_NAME(mx_rank_block)(const void *va, int64_t b)
 {
     const PL_NAME(mx_pair) *a = (const PL_NAME(mx_pair) *)va;
-    const T h = -a->y[i] * (a->x1[i] - a->x2[i]) + (T)a->margin;
-    a->rowloss[i] = (double)(h > (T)0 ? h : (h == h ? (T)0 : h));
+    const int64_t i0 = b * PL_BLOCK;
+    const int64_t n = a->n - i0 < PL_BLOCK ? a->n - i0 : PL_BLOCK;
+    const T *restrict x1 = a->x1 + i0, *restrict x2 = a->x2 + i0, *restrict y = a->y + i0;
+    double *restrict rl = a->rowloss + i0;
+    const T m = (T)a->margin;
+    for (int64_t i = 0; i < n; i++) {
+        const T h = -y[i] * (x1[i] - x2[i]) + m;
+        rl[i] = (double)(h > (T)0 ? h : (h == h ? (T)0 : h));
+    }
     if (a->g1) {
-        const T g = h > (T)0 ? -a->y[i] : (T)0;
-        a->g1[i] = g;
-        a->g2[i] = -g;
+        T *restrict g1 = a->g1 + i0, *restrict g2 = a->g2 + i0;
+        for (int64_t i = 0; i < n; i++) {
+            const T h = -y[i] * (x1[i] - x2[i]) + m;
+            const T g = h > (T)0 ? -y[i] : (T)0;
+            g1[i] = g;
+            g2[i] = -g;
+        }
     }
 }
 
@@ -514,7 +528,7 @@ void PL_NAME(pl_metric_margin_rank)(int64_t n, const T *x1, const T *x2, const T
                                               int nthreads)
 {
     PL_NAME(mx_pair) a = {n, 0, x1, x2, y, margin, rowloss, g1, g2};
-    pl_for_items(n, PL_BLOCK, pl_threads(n, nthreads), PL_NAME(mx_rank_item), &a);
+    pl_for_items(pl_nblocks(n), 1, pl_threads(n, nthreads), PL_NAME(mx_rank_block), &a);
 }
 
 /* One row of PyTorch's cosine_embedding_loss: cos = a.b / sqrt((|a|^2 + eps)

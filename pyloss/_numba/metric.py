@@ -13,7 +13,8 @@ import math
 import numba
 import numpy as np
 
-from . import PARALLEL
+from . import BLOCK, PARALLEL
+from .vmath import ZERO
 
 
 @numba.njit(cache=True)
@@ -394,29 +395,42 @@ def symmetrize_par(W):
             sym_tilerow(W, (nt - 1 - t) * _TILE)
 
 
-@numba.njit(cache=True, inline="always")
-def _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i):
-    h = -y[i] * (x1[i] - x2[i]) + m
-    rowloss[i] = h if h > 0 else (0.0 if h == h else h)
+@numba.njit(cache=True, error_model="numpy")
+def margin_rank_block(x1, x2, y, m, rowloss, g1, g2, want, b):
+    """PyTorch's margin_ranking_loss over block b of BLOCK elements (mirror
+    of csrc/metric_impl.h mx_rank_block): h = -y (x1 - x2) + margin in the
+    compute dtype, l = max(h, 0) with NaN kept, g1 = -y where h > 0 else 0,
+    g2 = -g1.  Views indexed from 0 and constants of the input's type, so
+    the loops vectorise."""
+    s = b * BLOCK
+    e = min(x1.shape[0], s + BLOCK)
+    a = x1[s:e]
+    c = x2[s:e]
+    yv = y[s:e]
+    rl = rowloss[s:e]
+    for i in range(e - s):
+        h = -yv[i] * (a[i] - c[i]) + m
+        rl[i] = h if h > ZERO else (ZERO if h == h else h)
     if want:
-        g = -y[i] if h > 0 else 0.0
-        g1[i] = g
-        g2[i] = -g
+        ga = g1[s:e]
+        gb = g2[s:e]
+        for i in range(e - s):
+            h = -yv[i] * (a[i] - c[i]) + m
+            g = -yv[i] if h > ZERO else ZERO
+            ga[i] = g
+            gb[i] = -g
 
 
 @numba.njit(cache=True)
 def margin_rank_ser(x1, x2, y, m, rowloss, g1, g2, want):
-    """PyTorch's margin_ranking_loss per element (mirror of csrc/metric_impl.h):
-    h = -y (x1 - x2) + margin in the compute dtype, l = max(h, 0) with NaN
-    kept, g1 = -y where h > 0 else 0, g2 = -g1."""
-    for i in range(x1.shape[0]):
-        _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i)
+    for b in range((x1.shape[0] + BLOCK - 1) // BLOCK):
+        margin_rank_block(x1, x2, y, m, rowloss, g1, g2, want, b)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def margin_rank_par(x1, x2, y, m, rowloss, g1, g2, want):
-    for i in numba.prange(x1.shape[0]):
-        _rank_one(x1, x2, y, m, rowloss, g1, g2, want, i)
+    for b in numba.prange((x1.shape[0] + BLOCK - 1) // BLOCK):
+        margin_rank_block(x1, x2, y, m, rowloss, g1, g2, want, b)
 
 
 @numba.njit(cache=True)
