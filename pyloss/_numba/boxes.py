@@ -86,59 +86,70 @@ def box_point(x1, y1, x2, y2, gx1, gy1, gx2, gy2, kind, eps):
 # the code): its branches fold away, so giou and diou keep no atan2 call,
 # which would keep their loop scalar.
 _TEMPLATE = '''
-def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, s, e):
-    # views indexed from 0 (a block offset in the index keeps Numba's
-    # wraparound test and the loop scalar); the terms go to lb, summed by vsum
-    pv = pred[s:e]
-    tv = target[s:e]
+def _block{name}(pred, target, weight, eps, scale, loss, grad, lb, s, e):
+    # pred, target and grad flat (4 n): pv[4 i + k] has a constant stride,
+    # where pv[i, k] of a 2-D view strides by its run-time shape[1], which
+    # LLVM versioned on shape[1] == 1 and so ran the scalar loop for every
+    # box.  Views of the block indexed from 0 (a block offset in the index
+    # keeps Numba's wraparound test and the loop scalar).  The point loop
+    # stores the terms to lb and scale times the derivatives to the gradient,
+    # no store that depends on an option; the weight of the losses and the
+    # per-box losses take their own passes.
+    pv = pred[4 * s:4 * e]
+    tv = target[4 * s:4 * e]
+    f64 = np.float64   # float() keeps a float32 a float32 in Numba
+    n = e - s
+    if grad is None:
+        for i in range(n):
+            lb[i] = box_point(f64(pv[4 * i]), f64(pv[4 * i + 1]), f64(pv[4 * i + 2]),
+                              f64(pv[4 * i + 3]), f64(tv[4 * i]), f64(tv[4 * i + 1]),
+                              f64(tv[4 * i + 2]), f64(tv[4 * i + 3]), {name}, eps)[0]
+    else:
+        gv = grad[4 * s:4 * e]
+        if weight is not None:
+            wg = weight[s:e]
+        for i in range(n):
+            l, a0, a1, a2, a3 = box_point(f64(pv[4 * i]), f64(pv[4 * i + 1]), f64(pv[4 * i + 2]),
+                                          f64(pv[4 * i + 3]), f64(tv[4 * i]), f64(tv[4 * i + 1]),
+                                          f64(tv[4 * i + 2]), f64(tv[4 * i + 3]), {name}, eps)
+            lb[i] = l
+            # (scale w) d in double, as the C block (weight None or an array:
+            # a compile-time branch, not a run-time one)
+            sw = scale * f64(wg[i]) if weight is not None else scale
+            gv[4 * i] = sw * a0
+            gv[4 * i + 1] = sw * a1
+            gv[4 * i + 2] = sw * a2
+            gv[4 * i + 3] = sw * a3
     if weight is not None:
         wv = weight[s:e]
-    if grad is not None:
-        gv = grad[s:e]
-    f64 = np.float64   # float() keeps a float32 a float32 in Numba
-    n = pv.shape[0]
-    # `loss` is empty when no per-box loss is wanted: the terms then go to a
-    # scratch row (one specialisation for both; a store either way)
-    lv = loss[s:e] if loss.size != 0 else ls[:n]
-    for i in range(n):
-        l, d0, d1, d2, d3 = box_point(f64(pv[i, 0]), f64(pv[i, 1]), f64(pv[i, 2]), f64(pv[i, 3]),
-                                      f64(tv[i, 0]), f64(tv[i, 1]), f64(tv[i, 2]),
-                                      f64(tv[i, 3]), {name}, eps)
-        w = 1.0
-        if weight is not None:
-            w = f64(wv[i])
-        l *= w
-        lv[i] = l
-        lb[i] = l
-        if grad is not None:
-            sw = scale * w
-            gv[i, 0] = sw * d0
-            gv[i, 1] = sw * d1
-            gv[i, 2] = sw * d2
-            gv[i, 3] = sw * d3
+        for i in range(n):
+            lb[i] *= f64(wv[i])
+    # `loss` is empty when no per-box loss is wanted (one specialisation)
+    if loss.size != 0:
+        lv = loss[s:e]
+        for i in range(n):
+            lv[i] = lb[i]
     return vsum(lb, n)
 
 
 def box{name}_ser(pred, target, weight, eps, scale, loss, grad):
-    n = pred.shape[0]
+    n = pred.shape[0] // 4
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     lb = np.empty(BLOCK)
-    ls = np.empty(BLOCK, pred.dtype)
     for b in range(nb):
-        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, b * BLOCK,
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
                                min(n, (b + 1) * BLOCK))
     return pairwise(part)
 
 
 def box{name}_par(pred, target, weight, eps, scale, loss, grad):
-    n = pred.shape[0]
+    n = pred.shape[0] // 4
     nb = (n + BLOCK - 1) // BLOCK
     part = np.empty(nb)
     for b in numba.prange(nb):
         lb = np.empty(BLOCK)
-        ls = np.empty(BLOCK, pred.dtype)
-        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, ls, b * BLOCK,
+        part[b] = _block{name}(pred, target, weight, eps, scale, loss, grad, lb, b * BLOCK,
                                min(n, (b + 1) * BLOCK))
     return pairwise(part)
 '''
@@ -147,11 +158,16 @@ _SER = (box0_ser, box1_ser, box2_ser)  # noqa: F821 (made by instantiate)
 _PAR = (box0_par, box1_par, box2_par)  # noqa: F821
 
 
+def _flat(a):
+    return None if a is None else a.reshape(-1)
+
+
 def box_ser(pred, target, weight, kind, eps, scale, loss, grad):
+    """Boxes (n, 4) of one kind; the kernels take pred, target and grad flat."""
     loss = no_output(pred.dtype) if loss is None else loss   # see _block0
-    return _SER[kind](pred, target, weight, eps, scale, loss, grad)
+    return _SER[kind](_flat(pred), _flat(target), weight, eps, scale, loss, _flat(grad))
 
 
 def box_par(pred, target, weight, kind, eps, scale, loss, grad):
     loss = no_output(pred.dtype) if loss is None else loss   # see _block0
-    return _PAR[kind](pred, target, weight, eps, scale, loss, grad)
+    return _PAR[kind](_flat(pred), _flat(target), weight, eps, scale, loss, _flat(grad))
