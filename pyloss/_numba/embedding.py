@@ -69,20 +69,59 @@ def _coef(dist, w, mode):
     return w
 
 
+# sum |a - b + eps|^p over two rows, one leaf per power: the differences in
+# the input dtype, the sum in double, reassociated so that the loop
+# vectorises (leaves, as pyloss._numba.vsum).  One function with the power
+# as a run-time mode, even with a loop per mode, ran 3-4x slower (measured:
+# float32 rows of 128).
+_leaf = numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+
+
+@_leaf
+def _psum_sq(a, b, eps):
+    s = 0.0
+    for j in range(a.size):
+        x = np.float64(a[j] - b[j] + eps)
+        s += x * x
+    return s
+
+
+@_leaf
+def _psum_abs(a, b, eps):
+    s = 0.0
+    for j in range(a.size):
+        s += abs(np.float64(a[j] - b[j] + eps))
+    return s
+
+
+@_leaf
+def _psum_pow(a, b, eps, pw):
+    s = 0.0
+    for j in range(a.size):
+        s += _pow(a[j] - b[j] + eps, 2, pw)
+    return s
+
+
+@numba.njit(cache=True, inline="always")
+def _psum(a, b, eps, mode, pw):
+    if mode == 0:
+        return _psum_sq(a, b, eps)
+    if mode == 1:
+        return _psum_abs(a, b, eps)
+    return _psum_pow(a, b, eps, pw)
+
+
 @numba.njit(cache=True)
 def triplet_block(A, P, N, margin, eps, pw, mode, swap, scale, loss, ga, gp, gn, r0, r1):
     d = A.shape[1]
     acc = 0.0
     for r in range(r0, r1):
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for j in range(d):
-            aj, pj, nj = A[r, j], P[r, j], N[r, j]
-            s1 += _pow(aj - pj + eps, mode, pw)
-            s2 += _pow(aj - nj + eps, mode, pw)
-            if swap:
-                s3 += _pow(pj - nj + eps, mode, pw)
+        ar = A[r]       # rows as views indexed from 0, so the loops vectorise
+        pr = P[r]
+        nr = N[r]
+        s1 = _psum(ar, pr, eps, mode, pw)
+        s2 = _psum(ar, nr, eps, mode, pw)
+        s3 = _psum(pr, nr, eps, mode, pw) if swap else 0.0
         d1 = _root(s1, mode, pw)
         d2 = _root(s2, mode, pw)
         dn, w2, w3, d3 = d2, 1.0, 0.0, 0.0
@@ -107,14 +146,17 @@ def triplet_block(A, P, N, margin, eps, pw, mode, swap, scale, loss, ga, gp, gn,
             l1 = math.log(d1) if mode == 2 and d1 > 0 else 0.0
             l2 = math.log(d2) if mode == 2 and d2 > 0 else 0.0
             l3 = math.log(d3) if mode == 2 and swap and d3 > 0 else 0.0
+            gar = ga[r]
+            gpr = gp[r]
+            gnr = gn[r]
             for j in range(d):
-                aj, pj, nj = A[r, j], P[r, j], N[r, j]
+                aj, pj, nj = ar[j], pr[j], nr[j]
                 f1 = c1 * _dnorm(aj - pj + eps, mode, pm1, l1)
                 f2 = c2 * _dnorm(aj - nj + eps, mode, pm1, l2)
                 f3 = c3 * _dnorm(pj - nj + eps, mode, pm1, l3) if swap else 0.0
-                ga[r, j] = f1 - f2
-                gp[r, j] = -f1 - f3
-                gn[r, j] = f2 + f3
+                gar[j] = f1 - f2
+                gpr[j] = -f1 - f3
+                gnr[j] = f2 + f3
     return acc
 
 
@@ -156,15 +198,25 @@ def triplet(n, d, arrays, margin, pw, eps, swap, scale, loss, grads, nthreads):
               float(scale), None if loss is None else loss.reshape(n), ga, gp, gn)
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def sqdist(a, b):
+    """sum((a - b)^2) of two rows, the differences in the input dtype and the
+    sum in double, reassociated (lanes of partial sums, as PL_LANES in C) so
+    that it vectorises; a leaf, as pyloss._numba.vsum."""
+    q = 0.0
+    for j in range(a.size):
+        t = np.float64(a[j] - b[j])
+        q += t * t
+    return q
+
+
 @numba.njit(cache=True)
 def contrastive_block(X1, X2, S, margin, scale, loss, g1, g2, r0, r1):
-    d = X1.shape[1]
     acc = 0.0
     for r in range(r0, r1):
-        q = 0.0
-        for j in range(d):
-            t = np.float64(X1[r, j] - X2[r, j])
-            q += t * t
+        a = X1[r]       # rows as views indexed from 0, so the loops vectorise
+        b = X2[r]
+        q = sqdist(a, b)
         dist = math.sqrt(q)
         s = np.float64(S[r])
         v = margin - dist
@@ -177,10 +229,12 @@ def contrastive_block(X1, X2, S, margin, scale, loss, g1, g2, r0, r1):
             # the hinge part's gradient is 0 at d = 0 (SPEC 3a)
             c = 2.0 * s - (2.0 * (1.0 - s) * h / dist if dist > 0 else 0.0)
             C = X1.dtype.type(scale * c)
-            for j in range(d):
-                t = C * (X1[r, j] - X2[r, j])
-                g1[r, j] = t
-                g2[r, j] = -t
+            ga = g1[r]
+            gb = g2[r]
+            for j in range(a.size):
+                t = C * (a[j] - b[j])
+                ga[j] = t
+                gb[j] = -t
     return acc
 
 
