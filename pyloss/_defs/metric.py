@@ -231,7 +231,10 @@ def _numba_kernels(dtype):
         pick("simrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, want)
 
     def statrows(S, inv_t, pos_off, excl, bound, rowloss, nt):
-        st = [np.empty(S.shape[0]) for _ in range(5)]
+        # (mr, f, q, u, w) as the C kernel has them: q in double, the rest in S's dtype
+        m = S.shape[0]
+        st = [np.empty(m, S.dtype), np.empty(m, S.dtype), np.empty(m), np.empty(m, S.dtype),
+              np.empty(m, S.dtype)]
         pick("statrows", S.shape[0], nt)(S, inv_t, pos_off, excl, rowloss, *st[:3])
         return st + [nb.symgrad_factors(st[0], st[1], st[3], st[4], inv_t, bound)]
 

@@ -4,145 +4,200 @@ Each kernel is one fused pass over an N x N matrix that NumPy's BLAS has
 already filled (similarities ``z zᵀ`` or the Gram matrix ``x xᵀ``): one row
 per iteration, ``_par`` versions over rows with ``prange``.  A row is
 computed by one thread and writes only its own outputs, so results do not
-depend on the thread count.  Row sums are accumulated in float64.  No
-fastmath: a contracted ``inv_t*s - max`` would leave a rounding residue where
-the exponent must be exactly 0 (a row whose only entry is its positive).
+depend on the thread count.  Row sums are accumulated in float64.  The
+softmax rows compute their exponent as it (s - max s), which no FMA
+contraction can touch: exactly 0 at the maximum (a row whose only entry is
+its positive gives a loss of 0).
 """
 import math
 
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL
-from .vmath import ZERO
+from . import BLOCK, PARALLEL, vsum
+from .vmath import TWO, ZERO, like, vexp
 
 
-@numba.njit(cache=True)
-def _rowmax(S, i, inv_t, excl):
-    """max_j inv_t S_ij (j != i when excl), 0 when not finite: as the
-    reference, a row of -inf or inf gives nan/inf, not an exception."""
-    m = -np.inf
-    for j in range(S.shape[1]):
-        if excl and j == i:
-            continue
-        v = inv_t * np.float64(S[i, j])
-        if v > m:
-            m = v
-    return m if math.isfinite(m) else 0.0
+# ------------------------------------------------------------------ softmax rows
+
+# The softmax row passes mirror csrc/metric_impl.h: arithmetic in the matrix
+# dtype, the exponent it (s - max s) with it = (T) inv_t (exact near the
+# maximum, so the log-sum-exp keeps full precision at any temperature, and
+# exactly 0 at the maximum: a row whose only entry is its positive gives 0),
+# the vectorisable exp of .vmath, rows as views indexed from 0, the excluded
+# column left out of the max by splitting the row and zeroed before the sum,
+# and the sums by the reassociating leaf vsum (in double).
+
+_kernel = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-@numba.njit(cache=True)
-def simrow(S, i, inv_t, pos_off, excl, rowloss, want):
-    """Softmax cross-entropy of row i of inv_t*S against column (i+pos_off) % K,
-    the diagonal left out when excl; with want, the row becomes
-    d l_i / d S_i = inv_t (softmax - onehot)."""
-    k = S.shape[1]
-    p = (i + pos_off) % k
-    m = _rowmax(S, i, inv_t, excl)
-    sp = inv_t * np.float64(S[i, p])
-    acc = 0.0
-    ep = 0.0
-    for j in range(k):
-        if excl and j == i:
-            if want:
-                S[i, j] = 0.0
-            continue
-        e = math.exp(inv_t * np.float64(S[i, j]) - m)
-        acc += e
-        if j == p:
-            ep = e
-        if want:
-            S[i, j] = e
-    rowloss[i] = m + math.log(acc) - sp
+@numba.njit(cache=True, fastmath={"reassoc", "nsz", "nnan"})
+def _vmax(v, m):
+    """max(m, max v); nnan lets it vectorise (a NaN entry makes the row's
+    sum, and so its loss, NaN whatever the max is)."""
+    for j in range(v.size):
+        x = v[j]
+        m = x if x > m else m
+    return m
+
+
+@_kernel
+def _rowmax(s, ex):
+    """The row maximum without column ex (ex < 0: none); 0 when it is not
+    finite (as the reference: a row of -inf or inf gives nan/inf)."""
+    m = like(s[0], -np.inf)
+    if ex >= 0:
+        m = _vmax(s[ex + 1:], _vmax(s[:ex], m))
+    else:
+        m = _vmax(s, m)
+    return m if m - m == 0 else like(m, 0.0)
+
+
+@_kernel
+def _exp_into(s, it, mr, e):
+    """e_j = exp(it (s_j - mr)) (e another row)."""
+    for j in range(s.size):
+        e[j] = vexp(it * (s[j] - mr))
+
+
+@_kernel
+def _exp_inplace(s, it, mr):
+    """s_j = exp(it (s_j - mr)) in place (a loop of its own: the same array
+    as input and output fails LLVM's overlap check and runs scalar)."""
+    for j in range(s.size):
+        s[j] = vexp(it * (s[j] - mr))
+
+
+@_kernel
+def _row_expsum(s, it, mr, ex, want, buf):
+    """sum_{j != ex} exp(it (s_j - mr)) in double; with want the exps replace
+    the row (0 at ex), else they go to buf."""
     if want:
-        f = inv_t / acc
+        _exp_inplace(s, it, mr)
+        e = s
+    else:
+        _exp_into(s, it, mr, buf)
+        e = buf
+    if ex >= 0:
+        e[ex] = ZERO
+    return vsum(e, s.size)
+
+
+@_kernel
+def simrow(S, i, inv_t, pos_off, excl, rowloss, want, buf):
+    """Softmax cross-entropy of row i of inv_t S against column
+    (i + pos_off) % k, the diagonal left out when excl; with want, the row
+    becomes d l_i / d S_i = inv_t (softmax - onehot)."""
+    s = S[i]
+    k = s.size
+    p = (i + pos_off) % k
+    ex = np.int64(i) if excl else np.int64(-1)     # i may be a prange's uint64
+    it = like(s[0], inv_t)
+    sp = np.float64(s[p])
+    mr = _rowmax(s, ex)
+    total = _row_expsum(s, it, mr, ex, want, buf)
+    rowloss[i] = inv_t * (np.float64(mr) - sp) + math.log(total)
+    if want:
+        # the positive's weight it (p_p - 1) = -it (sum - e_p) / sum, with
+        # sum - e_p in double: exact where p_p is close to 1
+        rest = total - np.float64(s[p])
+        f = like(it, np.float64(it) / total)
         for j in range(k):
-            S[i, j] = S[i, j] * f
-        # inv_t (p_p - 1) as -inv_t (acc - e_p) / acc: no cancellation in the
-        # matrix dtype where p_p is close to 1 (see csrc/metric_impl.h)
-        S[i, p] = -inv_t * ((acc - ep) / acc)
+            s[j] *= f
+        s[p] = like(it, -inv_t * (rest / total))
 
 
 @numba.njit(cache=True)
 def simrows_ser(S, inv_t, pos_off, excl, rowloss, want):
+    buf = np.empty(0 if want else S.shape[1], S.dtype)
     for i in range(S.shape[0]):
-        simrow(S, i, inv_t, pos_off, excl, rowloss, want)
+        simrow(S, i, inv_t, pos_off, excl, rowloss, want, buf)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def simrows_par(S, inv_t, pos_off, excl, rowloss, want):
     for i in numba.prange(S.shape[0]):
-        simrow(S, i, inv_t, pos_off, excl, rowloss, want)
+        buf = np.empty(0 if want else S.shape[1], S.dtype)
+        simrow(S, i, inv_t, pos_off, excl, rowloss, want, buf)
 
 
-@numba.njit(cache=True)
-def statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q):
+@_kernel
+def statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q, buf):
     """simrow's loss of row i of a symmetric S, S unchanged, and the row's
-    statistics for symgrad_row: its max m (of inv_t S), f = inv_t / sum and
-    q = 1 - p_pos (see csrc/metric_impl.h, statrows)."""
-    k = S.shape[1]
+    statistics for symgrad_row: its max mr, f = it / sum and q = 1 - p_pos
+    = (sum - e_pos) / sum in double (see csrc/metric_impl.h, statrows)."""
+    s = S[i]
+    k = s.size
     p = (i + pos_off) % k
-    m = _rowmax(S, i, inv_t, excl)
-    acc = 0.0
-    for j in range(k):
-        if excl and j == i:
-            continue
-        acc += math.exp(inv_t * np.float64(S[i, j]) - m)
-    ep = math.exp(inv_t * np.float64(S[i, p]) - m)
-    rowloss[i] = m + math.log(acc) - inv_t * np.float64(S[i, p])
+    ex = np.int64(i) if excl else np.int64(-1)     # i may be a prange's uint64
+    it = like(s[0], inv_t)
+    m = _rowmax(s, ex)
+    total = _row_expsum(s, it, m, ex, False, buf)
+    rowloss[i] = inv_t * (np.float64(m) - np.float64(s[p])) + math.log(total)
     mr[i] = m
-    f[i] = inv_t / acc
-    q[i] = (acc - ep) / acc
+    f[i] = np.float64(it) / total
+    q[i] = (total - np.float64(vexp(it * (s[p] - m)))) / total
 
 
 @numba.njit(cache=True)
 def statrows_ser(S, inv_t, pos_off, excl, rowloss, mr, f, q):
+    buf = np.empty(S.shape[1], S.dtype)
     for i in range(S.shape[0]):
-        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q)
+        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q, buf)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def statrows_par(S, inv_t, pos_off, excl, rowloss, mr, f, q):
     for i in numba.prange(S.shape[0]):
-        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q)
+        buf = np.empty(S.shape[1], S.dtype)
+        statrow(S, i, inv_t, pos_off, excl, rowloss, mr, f, q, buf)
 
 
-@numba.njit(cache=True)
+@_kernel
 def symgrad_factors(mr, f, u, w, inv_t, bound):
-    """The one-exp form's factors (csrc/metric_impl.h, statrows): with
-    |s| <= bound and inv_t 2 bound <= 600, u_i = e^(m_i - c) and
-    w_j = f_j e^-(m_j - c) (m is inv_t max here), c the middle of the m;
-    returns whether the form applies."""
-    if mr.shape[0] == 0 or not (bound > 0 and inv_t * 2.0 * bound <= 600.0):
+    """The one-exp form's factors (csrc/metric_impl.h, statrows): while
+    inv_t 2 bound is at most 64 in float32 (600 in float64), every factor
+    stays a normal number; u_i = e^(it (mr_i - c)), w_j = f_j e^-(it (mr_j -
+    c)), c the middle of the maxima.  Returns whether the form applies."""
+    spread = 600.0 if mr.itemsize == 8 else 64.0
+    if mr.shape[0] == 0 or not (bound > 0 and inv_t * 2.0 * bound <= spread):
         return False
-    c = mr.min() + (mr.max() - mr.min()) / 2
+    lo = mr[0]
+    hi = mr[0]
+    for i in range(1, mr.shape[0]):
+        lo = mr[i] if mr[i] < lo else lo
+        hi = mr[i] if mr[i] > hi else hi
+    it = like(lo, inv_t)
+    c = lo + (hi - lo) / TWO
     for i in range(mr.shape[0]):
-        u[i] = math.exp(mr[i] - c)
-        w[i] = f[i] * math.exp(c - mr[i])
+        u[i] = vexp(it * (mr[i] - c))
+        w[i] = f[i] * vexp(-it * (mr[i] - c))
     return True
 
 
-@numba.njit(cache=True)
+@_kernel
 def symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one):
     """Row i of G = W + W^T over S in place (S symmetric): G_ij =
-    e^(inv_t s_ij - m_i) f_i + e^(inv_t s_ij - m_j) f_j (one exp with u, w),
+    e^(it (s_ij - mr_i)) f_i + e^(it (s_ij - mr_j)) f_j (one exp with u, w),
     0 on the excluded diagonal, -inv_t (q_i + q_p) at the positive p."""
-    k = S.shape[1]
+    s = S[i]
+    k = s.size
     p = (i + pos_off) % k
+    it = like(s[0], inv_t)
     mi = mr[i]
     fi = f[i]
     if one:
         ui = u[i]
         for j in range(k):
-            e = math.exp(inv_t * np.float64(S[i, j]) - mi)
-            S[i, j] = e * fi + (e * ui) * w[j]
+            e = vexp(it * (s[j] - mi))
+            s[j] = e * fi + (e * ui) * w[j]
     else:
         for j in range(k):
-            v = inv_t * np.float64(S[i, j])
-            S[i, j] = math.exp(v - mi) * fi + math.exp(v - mr[j]) * f[j]
+            v = s[j]
+            s[j] = vexp(it * (v - mi)) * fi + vexp(it * (v - mr[j])) * f[j]
     if excl:
-        S[i, i] = 0.0
-    S[i, p] = -inv_t * (q[i] + q[p])
+        s[i] = ZERO
+    s[p] = like(it, -inv_t * (q[i] + q[p]))
 
 
 @numba.njit(cache=True)
@@ -157,63 +212,64 @@ def symgrad_rows_par(S, inv_t, pos_off, excl, mr, f, q, u, w, one):
         symgrad_row(S, i, inv_t, pos_off, excl, mr, f, q, u, w, one)
 
 
-@numba.njit(cache=True)
-def supcon_row(S, i, labels, inv_t, rowloss, want):
-    n = S.shape[0]
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _label_sum(s, labels, yi):
+    """(count, sum in double) of the s_j with labels_j == yi (a leaf)."""
+    c = 0
+    t = 0.0
+    for j in range(s.size):
+        hit = labels[j] == yi
+        c += 1 if hit else 0
+        t += np.float64(s[j]) if hit else 0.0
+    return c, t
+
+
+@_kernel
+def supcon_row(S, i, labels, inv_t, rowloss, want, buf):
+    """SupCon row i (csrc/metric_impl.h mx_suprow): positives j != i with
+    labels_j == labels_i, loss inv_t (max - mean positive s) + log sum_{j != i}
+    exp(it (s_j - max)); with want the row becomes its gradient."""
+    s = S[i]
+    n = s.size
     yi = labels[i]
-    m = -np.inf
-    npos = 0
-    spos = 0.0
-    for j in range(n):
-        if j == i:
-            continue
-        v = inv_t * np.float64(S[i, j])
-        if v > m:
-            m = v
-        if labels[j] == yi:
-            npos += 1
-            spos += v
-    if not math.isfinite(m):
-        m = 0.0
+    c0, t0 = _label_sum(s[:i], labels[:i], yi)
+    c1, t1 = _label_sum(s[i + 1:], labels[i + 1:], yi)
+    npos = c0 + c1
+    spos = t0 + t1
     if npos == 0:
         rowloss[i] = 0.0
         if want:
             for j in range(n):
-                S[i, j] = 0.0
+                s[j] = ZERO
         return
-    acc = 0.0
-    for j in range(n):
-        if j == i:
-            if want:
-                S[i, j] = 0.0
-            continue
-        e = math.exp(inv_t * np.float64(S[i, j]) - m)
-        acc += e
-        if want:
-            S[i, j] = e
-    rowloss[i] = m + math.log(acc) - spos / npos
+    it = like(s[0], inv_t)
+    ex = np.int64(i)                # i may be a prange's uint64
+    mr = _rowmax(s, ex)
+    total = _row_expsum(s, it, mr, ex, want, buf)
+    rowloss[i] = inv_t * (np.float64(mr) - spos / npos) + math.log(total)
     if want:
-        f = inv_t / acc
-        fp = inv_t / npos
+        f = like(it, np.float64(it) / total)
+        fp = like(it, np.float64(it) / npos)
         for j in range(n):
-            if j != i:
-                v = S[i, j] * f
-                if labels[j] == yi:
-                    v -= fp
-                S[i, j] = v
+            s[j] = s[j] * f - (fp if labels[j] == yi else ZERO)
+        s[i] = ZERO
 
 
 @numba.njit(cache=True)
 def supcon_rows_ser(S, labels, inv_t, rowloss, want):
+    buf = np.empty(0 if want else S.shape[1], S.dtype)
     for i in range(S.shape[0]):
-        supcon_row(S, i, labels, inv_t, rowloss, want)
+        supcon_row(S, i, labels, inv_t, rowloss, want, buf)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def supcon_rows_par(S, labels, inv_t, rowloss, want):
     for i in numba.prange(S.shape[0]):
-        supcon_row(S, i, labels, inv_t, rowloss, want)
+        buf = np.empty(0 if want else S.shape[1], S.dtype)
+        supcon_row(S, i, labels, inv_t, rowloss, want, buf)
 
+
+# ------------------------------------------------------------------ distances
 
 @numba.njit(cache=True, inline="always")
 def _dist(G, sqn, i, j, squared):
