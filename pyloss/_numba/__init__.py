@@ -123,6 +123,30 @@ def vsum(x, n):
 
 
 @numba.njit(cache=True)
+def vmax(x, m0):
+    """max(m0, max x) over 16 lanes (as PL_LANES in C: a NaN entry is
+    skipped, x > m being false).  LLVM does not vectorise the plain select
+    reduction here, even with nnan (Numba leaves the compare without fast-
+    math flags); the lanes measured 2-2.5x faster on float32 rows of 1000."""
+    n = x.size
+    a = np.empty(16, x.dtype)
+    for k in range(16):
+        a[k] = m0
+    i = 0
+    while i + 16 <= n:
+        for k in range(16):
+            v = x[i + k]
+            a[k] = v if v > a[k] else a[k]
+        i += 16
+    m = m0
+    for k in range(16):
+        m = a[k] if a[k] > m else m
+    for j in range(i, n):
+        m = x[j] if x[j] > m else m
+    return m
+
+
+@numba.njit(cache=True)
 def pairwise(x):
     """Pairwise sum of block partials, split at fixed places (as pl_pairwise)."""
     n = x.size

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, no_output, point, pairwise, pick, vsum  # noqa: F401
+from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, no_output, point, pairwise, pick, vmax, vsum  # noqa: F401
 from .vmath import ONE, TWO, ZERO, like, vexp, vexp_nonpos, vlog, vlog1p_unit
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
@@ -118,15 +118,13 @@ def sigmoid_focal_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess
 # Leaves of the row engine.  A reduction vectorises only when it may be
 # reassociated; Numba compiles a callee with its caller's fast-math flags
 # (numba issue #7168), so those flags sit on these leaves, which call nothing.
-@numba.njit(cache=True, fastmath={"reassoc", "nsz", "nnan"})
+@numba.njit(cache=True)
 def _row_max(zr):
-    # nnan lets the max vectorise; a NaN logit makes the row's loss and
-    # gradient NaN through z - m whatever the max then is
-    m = -np.inf
-    for k in range(zr.size):
-        v = zr[k]
-        m = v if v > m else m
-    return m
+    # the first entry starts it, not -inf: a float64 -inf made the max, and
+    # with it every z - m and exp of a float32 row, float64 (2x slower); a
+    # NaN logit makes the row's loss and gradient NaN through z - m whatever
+    # the max then is
+    return vmax(zr, zr[0])
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"})
@@ -230,16 +228,19 @@ def _row_grad(gr, er, tr, w, invS, smass, a, bw, bt, yy, scale, mode, hm):
             p = er[k] * invS_
             gr[k] = scale_ * smass_ * p * (t(1.0) - p)
         return
+    # a loop per mode: LLVM does not unswitch a loop on a run-time mode
+    if mode == MODE_PROB:
+        for k in range(gr.size):
+            p = er[k] * invS_
+            wk = t(1.0) if w is None else w[k]
+            gr[k] = scale_ * ((smass_ * p - bw_ * wk) - bt_ * wk * tr[k])
+        return
     for k in range(gr.size):
         p = er[k] * invS_
         wk = t(1.0) if w is None else w[k]
-        v = smass_ * p - bw_ * wk
-        if mode == MODE_PROB:
-            v -= bt_ * wk * tr[k]
-        gr[k] = scale_ * v
-    if mode != MODE_PROB:                   # the target class: q_y has a as well
-        wy = t(1.0) if w is None else w[yy]
-        gr[yy] = scale_ * ((smass_ * (er[yy] * invS_) - bw_ * wy) - t(a))
+        gr[k] = scale_ * (smass_ * p - bw_ * wk)
+    wy = t(1.0) if w is None else w[yy]     # the target class: q_y has a as well
+    gr[yy] = scale_ * ((smass_ * (er[yy] * invS_) - bw_ * wy) - t(a))
 
 
 @numba.njit(cache=True)

@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, vsum
+from . import BLOCK, PARALLEL, vmax, vsum
 from .vmath import TWO, ZERO, like, vexp
 
 
@@ -31,25 +31,15 @@ from .vmath import TWO, ZERO, like, vexp
 _kernel = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "nsz", "nnan"})
-def _vmax(v, m):
-    """max(m, max v); nnan lets it vectorise (a NaN entry makes the row's
-    sum, and so its loss, NaN whatever the max is)."""
-    for j in range(v.size):
-        x = v[j]
-        m = x if x > m else m
-    return m
-
-
 @_kernel
 def _rowmax(s, ex):
     """The row maximum without column ex (ex < 0: none); 0 when it is not
     finite (as the reference: a row of -inf or inf gives nan/inf)."""
     m = like(s[0], -np.inf)
     if ex >= 0:
-        m = _vmax(s[ex + 1:], _vmax(s[:ex], m))
+        m = vmax(s[ex + 1:], vmax(s[:ex], m))
     else:
-        m = _vmax(s, m)
+        m = vmax(s, m)
     return m if m - m == 0 else like(m, 0.0)
 
 
