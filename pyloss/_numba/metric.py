@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from . import BLOCK, PARALLEL, vmax, vsum
-from .vmath import TWO, ZERO, like, vexp
+from .vmath import ONE, TWO, ZERO, like, vexp
 
 
 # ------------------------------------------------------------------ softmax rows
@@ -261,34 +261,52 @@ def supcon_rows_par(S, labels, inv_t, rowloss, want):
 
 # ------------------------------------------------------------------ distances
 
-@numba.njit(cache=True, inline="always")
-def _dist(G, sqn, i, j, squared):
-    """d_ij from the Gram matrix, in the matrix dtype as the C kernel."""
-    if i == j:
-        return 0.0
-    d2 = sqn[i] + sqn[j] - 2 * G[i, j]
-    d2 = d2 if d2 > 0 else d2 * 0
-    return np.float64(d2) if squared else np.float64(math.sqrt(d2))
+@_kernel
+def _dist_row(g, sqn, i, squared, d):
+    """d_ij of anchor i from its Gram row g into d, in the matrix dtype as
+    mx_dist in C (sqn_i + sqn_j - 2 g_j, clamped at 0, its root unless
+    squared), 0 at j = i: a straight loop that vectorises."""
+    si = sqn[i]
+    if squared:
+        for j in range(g.size):
+            d2 = si + sqn[j] - TWO * g[j]
+            d[j] = d2 if d2 > ZERO else ZERO
+    else:
+        for j in range(g.size):
+            d2 = si + sqn[j] - TWO * g[j]
+            d[j] = np.sqrt(d2 if d2 > ZERO else ZERO)
+    d[i] = ZERO
 
 
 @numba.njit(cache=True)
-def hard_row(G, sqn, labels, squared, ap, an, i):
+def hard_row(G, sqn, labels, squared, ap, an, i, d):
+    """Batch-hard mining of anchor i: the farthest positive and the nearest
+    negative (strict comparisons: ties keep the first index); -1 for both
+    when either is missing.  d: a row of scratch in the matrix dtype."""
     n = G.shape[0]
     yi = labels[i]
-    bp = -1
-    bn = -1
-    dp = 0.0
-    dn = 0.0
+    _dist_row(G[i], sqn, i, squared, d)
+    # the extreme values first, by selects (no branch per entry: a branchy
+    # argmax/argmin ran at 4 ns an entry), then the first index holding
+    # each: the same as strict comparisons keeping the first index.  d >= 0
+    # and never NaN, and d_i = 0 cannot raise the positives' max.
+    dp = -ONE
+    dn = like(dp, np.inf)
     for j in range(n):
-        if j == i:
-            continue
-        d = _dist(G, sqn, i, j, squared)
-        if labels[j] == yi:
-            if bp < 0 or d > dp:       # strict: ties keep the first index
-                bp, dp = j, d
-        else:
-            if bn < 0 or d < dn:
-                bn, dn = j, d
+        pos = labels[j] == yi
+        dj = d[j]
+        dp = dj if pos and dj > dp else dp
+        dn = dj if (not pos) and dj < dn else dn
+    bp = -1
+    for j in range(n):
+        if j != i and labels[j] == yi and d[j] == dp:
+            bp = j
+            break
+    bn = -1
+    for j in range(n):
+        if labels[j] != yi and d[j] == dn:
+            bn = j
+            break
     if bp < 0 or bn < 0:
         bp = -1
         bn = -1
@@ -298,58 +316,56 @@ def hard_row(G, sqn, labels, squared, ap, an, i):
 
 @numba.njit(cache=True)
 def hard_mine_ser(G, sqn, labels, squared, ap, an):
+    d = np.empty(G.shape[0], G.dtype)
     for i in range(G.shape[0]):
-        hard_row(G, sqn, labels, squared, ap, an, i)
+        hard_row(G, sqn, labels, squared, ap, an, i, d)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def hard_mine_par(G, sqn, labels, squared, ap, an):
     for i in numba.prange(G.shape[0]):
-        hard_row(G, sqn, labels, squared, ap, an, i)
+        d = np.empty(G.shape[0], G.dtype)
+        hard_row(G, sqn, labels, squared, ap, an, i, d)
 
 
 @numba.njit(cache=True)
-def all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i):
+def all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i, buf):
     """Every valid triplet of anchor i: with t_p = d_ip + margin sorted and the
     negative distances b sorted, positive p has cnt_p = #{b < t_p} active
     hinges and negative n is in #{t > b_n} of them; the row's hinge sum is
     sum_p (cnt_p t_p - prefix_b(cnt_p)).  With want, the row becomes
-    d loss / d(d²_ij)."""
-    n = G.shape[0]
+    d loss / d(d²_ij).  buf: 4 n + 1 doubles of scratch (d, t, b, prefix),
+    sorted in place (mirror of csrc/metric_impl.h mx_allrow)."""
+    g = G[i]
+    n = g.size
     yi = labels[i]
-    d = np.empty(n)
+    d = buf[:n]
     npos = 0
     nneg = 0
+    _dist_row(g, sqn, i, squared, d)
+    t = buf[n:2 * n]
+    b = buf[2 * n:3 * n]
     for j in range(n):
-        d[j] = _dist(G, sqn, i, j, squared)
-        if j != i:
-            if labels[j] == yi:
-                npos += 1
-            else:
-                nneg += 1
+        if j == i:
+            continue
+        if labels[j] == yi:
+            t[npos] = d[j] + margin
+            npos += 1
+        else:
+            b[nneg] = d[j]
+            nneg += 1
     if npos == 0 or nneg == 0:
         rowloss[i] = 0.0
         rowcount[i] = 0.0
         if want:
             for j in range(n):
-                G[i, j] = 0.0
+                g[j] = 0.0
         return
-    t = np.empty(npos)
-    b = np.empty(nneg)
-    kp = 0
-    kn = 0
-    for j in range(n):
-        if j == i:
-            continue
-        if labels[j] == yi:
-            t[kp] = d[j] + margin
-            kp += 1
-        else:
-            b[kn] = d[j]
-            kn += 1
-    bs = np.sort(b)
-    ts = np.sort(t)
-    pre = np.empty(nneg + 1)
+    ts = t[:npos]
+    bs = b[:nneg]
+    ts.sort()
+    bs.sort()
+    pre = buf[3 * n:4 * n + 1]
     pre[0] = 0.0
     for k in range(nneg):
         pre[k + 1] = pre[k] + bs[k]
@@ -364,28 +380,30 @@ def all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i):
     if want:
         for j in range(n):
             if j == i:
-                G[i, j] = 0.0
+                g[j] = 0.0
                 continue
             if labels[j] == yi:
                 coef = np.float64(np.searchsorted(bs, d[j] + margin, side="left"))
             else:
                 coef = -np.float64(npos - np.searchsorted(ts, d[j], side="right"))
             if squared:
-                G[i, j] = coef
+                g[j] = coef
             else:
-                G[i, j] = coef / (2.0 * d[j]) if d[j] > 0 else 0.0
+                g[j] = coef / (2.0 * d[j]) if d[j] > 0 else 0.0
 
 
 @numba.njit(cache=True)
 def batch_all_rows_ser(G, sqn, labels, margin, squared, rowloss, rowcount, want):
+    buf = np.empty(4 * G.shape[0] + 1)
     for i in range(G.shape[0]):
-        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
+        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i, buf)
 
 
 @numba.njit(cache=True, parallel=PARALLEL)
 def batch_all_rows_par(G, sqn, labels, margin, squared, rowloss, rowcount, want):
     for i in numba.prange(G.shape[0]):
-        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i)
+        buf = np.empty(4 * G.shape[0] + 1)
+        all_row(G, sqn, labels, margin, squared, rowloss, rowcount, want, i, buf)
 
 
 _TILE = 64
