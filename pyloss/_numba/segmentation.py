@@ -163,8 +163,15 @@ def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part, keep, gk):
         sb = 0.0
         if act == ACT_SOFTMAX:
             ec = buf[c]
-            for j in range(L):
-                pc[j] = ec[j] * rz[j]
+            if keep:
+                for j in range(L):
+                    pc[j] = ec[j] * rz[j]
+            else:
+                # in place on its own: pc is ec's memory here, and a loop
+                # reading and writing one buffer under two names fails
+                # LLVM's overlap check and runs scalar
+                for j in range(L):
+                    ec[j] *= rz[j]
         elif act == ACT_SIGMOID:
             if bce:
                 sigmoid_bce_row(xc, tc, L, pc, bc)
