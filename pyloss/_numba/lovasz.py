@@ -4,6 +4,7 @@ import numba
 import numpy as np
 
 from . import instantiate
+from .segmentation import softmax_exps  # noqa: F401 (used by the template)
 
 BITS = 11
 RADIX = 1 << BITS
@@ -12,8 +13,10 @@ RADIX = 1 << BITS
 @numba.njit(cache=True)
 def radix(key, tmp, idx, tidx, lo, hi):
     """Stable LSD radix sort of key ascending by bits [lo, hi), idx carried
-    along; returns (keys, idx) sorted (which buffers hold them varies)."""
+    along (unless it is empty); returns (keys, idx) sorted (which buffers
+    hold them varies)."""
     n = key.size
+    carry = idx.size != 0
     cnt = np.zeros(RADIX, np.int64)
     mask = np.uint64(RADIX - 1)
     for sh in range(lo, hi, BITS):
@@ -28,11 +31,17 @@ def radix(key, tmp, idx, tidx, lo, hi):
             c = cnt[r]
             cnt[r] = total
             total += c
-        for i in range(n):
-            d = cnt[(key[i] >> s) & mask]
-            cnt[(key[i] >> s) & mask] = d + 1
-            tmp[d] = key[i]
-            tidx[d] = idx[i]
+        if carry:
+            for i in range(n):
+                d = cnt[(key[i] >> s) & mask]
+                cnt[(key[i] >> s) & mask] = d + 1
+                tmp[d] = key[i]
+                tidx[d] = idx[i]
+        else:
+            for i in range(n):
+                d = cnt[(key[i] >> s) & mask]
+                cnt[(key[i] >> s) & mask] = d + 1
+                tmp[d] = key[i]
         key, tmp = tmp, key
         idx, tidx = tidx, idx
     return key, idx
@@ -63,12 +72,17 @@ def task(pc, lb, cls, all_classes, gc, want_grad, key, tmp, idx, tidx):
         for i in range(P):
             key[i] = ~bits[i]
             idx[i] = i
+        k_sorted, order = radix(key[:P], tmp[:P], idx[:P], tidx[:P], 0, 64)
     else:
+        # float32: the index rides in the key's low half (as the C kernel),
+        # so the sort moves one array of 64-bit words, not two
         bits32 = e.view(np.uint32)
         for i in range(P):
-            key[i] = np.uint64(~bits32[i])
-            idx[i] = i
-    k_sorted, order = radix(key[:P], tmp[:P], idx[:P], tidx[:P], 0, 64 if wide else 32)
+            key[i] = (np.uint64(~bits32[i]) << np.uint64(32)) | np.uint64(i)
+        k_sorted, order = radix(key[:P], tmp[:P], idx[:0], tidx[:0], 32, 64)
+        for k in range(P):
+            idx[k] = np.int64(k_sorted[k] & np.uint64(0xFFFFFFFF))
+        order = idx[:P]
     Gd = float(G)
     a = 0.0
     b = 0.0
@@ -124,6 +138,22 @@ def lovasz_{name}(x, labels, has_ignore, ignore_index, softmax, per_image, all_c
     lb = np.empty(P, np.int64)
     for im in numba.prange(N):
         k = off[im]
+        if softmax and not has_ignore and C > 0:
+            # no pixel left out: the image's softmax row by row over its
+            # positions (vectorised, as the region engine), straight into pb
+            e = np.empty((C + 2, S), x.dtype)
+            softmax_exps(x, im, 0, S, e, e[C], e[C + 1])
+            rz = e[C + 1]
+            for q in range(C):
+                eq = e[q]
+                pq = pb[q, k:k + S]
+                for j in range(S):
+                    pq[j] = eq[j] * rz[j]
+            lv = lb[k:k + S]
+            li = labels[im]
+            for j in range(S):
+                lv[j] = li[j]
+            continue
         for j in range(S):
             if has_ignore and labels[im, j] == ignore_index:
                 continue

@@ -114,6 +114,39 @@ def sigmoid_bce_row(xc, tc, L, pc, bc):
 
 
 @_kernel
+def softmax_exps(x, n, s0, s1, e, m, rz):
+    """The softmax over the C classes of x[n, :, s0:s1], row by row: e[c, :L]
+    = exp(x - max) and rz[:L] = 1 / sum_c e (the consumers multiply; m is
+    scratch).  Class rows as views indexed from 0, so each loop vectorises
+    over positions (C >= 1)."""
+    C = x.shape[1]
+    L = s1 - s0
+    x0 = x[n, 0, s0:s1]
+    for j in range(L):
+        m[j] = x0[j]
+    for c in range(1, C):
+        xc = x[n, c, s0:s1]
+        for j in range(L):
+            v = xc[j]
+            m[j] = v if v > m[j] else m[j]
+    for c in range(C):
+        xc = x[n, c, s0:s1]
+        ec = e[c]
+        if c == 0:
+            for j in range(L):
+                v = vexp_nonpos(xc[j] - m[j])
+                ec[j] = v
+                rz[j] = v
+        else:
+            for j in range(L):
+                v = vexp_nonpos(xc[j] - m[j])
+                ec[j] = v
+                rz[j] += v
+    for j in range(L):
+        rz[j] = ONE / rz[j]
+
+
+@_kernel
 def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part, keep, gk):
     """Sums (I, P, T, BCE) of every class over task (n, b) into part (C, 4);
     keep: p (before any ignore mask) into gk[n, :, block]."""
@@ -131,29 +164,7 @@ def pass1(x, t, lab, haslab, n, b, SB, act, sq, bce, ign, part, keep, gk):
     tb = buf[C + 3]
     pm = buf[C + 4]
     if act == ACT_SOFTMAX:
-        x0 = x[n, 0, s0:s1]
-        for j in range(L):
-            m[j] = x0[j]
-        for c in range(1, C):
-            xc = x[n, c, s0:s1]
-            for j in range(L):
-                v = xc[j]
-                m[j] = v if v > m[j] else m[j]
-        for c in range(C):
-            xc = x[n, c, s0:s1]
-            pc = buf[c]
-            if c == 0:
-                for j in range(L):
-                    e = vexp_nonpos(xc[j] - m[j])
-                    pc[j] = e
-                    rz[j] = e
-            else:
-                for j in range(L):
-                    e = vexp_nonpos(xc[j] - m[j])
-                    pc[j] = e
-                    rz[j] += e
-        for j in range(L):
-            rz[j] = ONE / rz[j]
+        softmax_exps(x, n, s0, s1, buf, m, rz)
     labels_of(lab, haslab, n, s0, s1, lf)
     bc = m     # the max row is free again: the BCE terms
     for c in range(C):
