@@ -31,7 +31,14 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sample-ms", type=float, default=10.0)
     ap.add_argument("--json", default="")
+    ap.add_argument("--markdown", default="",
+                    help="print the table of a --json file as markdown (one row per loss and "
+                         "size) instead of measuring")
     args = ap.parse_args(argv)
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)["rows"]))
+        return
     if not {"c", "numba"} <= set(pl.backends()):
         raise SystemExit(f"numba_vs_c: needs the c and numba backends, have {pl.backends()}")
     have = [n for n in pl.losses() if pl.get(n).example is not None]
@@ -67,6 +74,27 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"argv": sys.argv[1:], "rows": rows}, f, indent=1)
+
+
+def markdown(rows):
+    """The rows of a --json run as a markdown table: one line per loss and
+    size, one column per (dtype, op, threads) cell, the loss's median last."""
+    cells = sorted({(r["dtype"], r["op"], r["threads"]) for r in rows},
+                   key=lambda c: (c[0] != "float32", c[1] != "value", c[2]))
+    short = {"float32": "f32", "float64": "f64"}
+    head = ["loss", "n"] + [f"{short.get(d, d)} {o} {t}t" for d, o, t in cells] + ["median"]
+    out = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(cells) + 1)]
+    keys = []
+    for r in rows:
+        if (r["loss"], r["n"]) not in keys:
+            keys.append((r["loss"], r["n"]))
+    for name, n in keys:
+        mine = {(r["dtype"], r["op"], r["threads"]): r["ratio"] for r in rows
+                if r["loss"] == name and r["n"] == n}
+        vals = [f"{mine[c]:.2f}" if c in mine else "" for c in cells]
+        out.append(f"| {name} | {n:.0e} | " + " | ".join(vals)
+                   + f" | {np.median(list(mine.values())):.2f} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
