@@ -27,7 +27,36 @@ PL_INLINE void PL_NAME(binary_cross_entropy_point)(T p, T t, T a, T p0, T p1, T 
     *g = pt / d;
     *h = (pt * pt + t * ((T)1 - t)) / (d * d);
 }
-PL_EW_KERNEL(binary_cross_entropy)
+
+/* The same loss on a hard label t = 0 or 1: the one log that t selects,
+ * log p or log(1 - p), clamped as above.  The bits of the two-log form:
+ * there t lp + (1 - t) l1p is exactly the selected log (the other term is
+ * 0 times a finite clamped log), and the derivatives are the same code. */
+PL_INLINE void PL_NAME(bce_hard_point)(T p, T t, T a, T p0, T p1, T *l, T *g, T *h)
+{
+    (void)a; (void)p0; (void)p1;
+    T lq = PL_LOG(t != (T)0 ? p : (T)1 - p);
+    lq = lq > (T)-100 ? lq : (T)-100;
+    lq = p == p ? lq : p;
+    *l = -lq;
+    T d = p * ((T)1 - p);
+    d = d > (T)1e-12 ? d : (T)1e-12;
+    d = p == p ? d : p;
+    T pt = p - t;
+    *g = pt / d;
+    *h = (pt * pt + t * ((T)1 - t)) / (d * d);
+}
+
+/* Whether a block's targets are all hard labels (0 or 1; -0 counts as 0,
+ * a NaN does not): one vectorised pass over the block, which the point
+ * loop then finds in cache. */
+PL_INLINE int PL_NAME(bce_hard_targets)(int64_t n, const T *t)
+{
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= (t[i] == (T)0) | (t[i] == (T)1);
+    return ok;
+}
+PL_EW_KERNEL_SPLIT(binary_cross_entropy, bce_hard, PL_NAME(bce_hard_targets))
 
 /* sigmoid(x) and sigmoid(-x) from e = exp(-|x|), neither formed as 1 - other,
  * and log1p(e) (softplus(-|x|)) from the same reciprocal 1/(1+e). */

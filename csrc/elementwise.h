@@ -116,7 +116,12 @@ typedef struct {
 
 /* PL_EW_INTERNAL: the same kernel with internal linkage, for one that only a
  * dispatcher in its unit calls (a unit's global names are exactly those its
- * header declares: csrc/build.py renames them per CPU build). */
+ * header declares: csrc/build.py renames them per CPU build).
+ * PL_EW_KERNEL_SPLIT(NAME, ALT, SEL): NAME's kernel whose blocks run ALT's
+ * point function where SEL(len, target of the block) is true: a cheaper form
+ * of the same loss for those targets, which must give the same bits (BCE on
+ * hard 0/1 labels takes one log, not two).  The choice is per block, so it
+ * does not depend on the thread count. */
 #define PL_EW_KERNEL(NAME) PL_EW_KERNEL_AS(NAME, , 0)
 #define PL_EW_INTERNAL(NAME) PL_EW_KERNEL_AS(NAME, static, 0)
 #define PL_EW_KERNEL_AUX(NAME) PL_EW_KERNEL_AS(NAME, , 1)
@@ -124,17 +129,32 @@ typedef struct {
     PL_EW_BLOCK(NAME, AUX)                                                                      \
     static double PL_NAME(NAME##_one)(void *vc, int64_t b)                                      \
     {                                                                                           \
-        const pl_ew_ctx *c = (const pl_ew_ctx *)vc;                                             \
-        const int64_t s = b * PL_BLOCK;                                                         \
-        const int64_t len = c->n - s < PL_BLOCK ? c->n - s : PL_BLOCK;                          \
-        const T *weight = (const T *)c->weight, *aux = (const T *)c->aux;                       \
-        T *loss = (T *)c->loss, *grad = (T *)c->grad, *hess = (T *)c->hess;                     \
-        return PL_NAME(NAME##_blkd)(len, (const T *)c->pred + s, (const T *)c->target + s,      \
-                                    weight ? weight + s : NULL, aux ? aux + s : NULL,           \
-                                    (T)c->p0, (T)c->p1, (T)c->scale, loss ? loss + s : NULL,    \
-                                    grad ? grad + s : NULL, hess ? hess + s : NULL, c->m,       \
-                                    c->wa);                                                     \
+        PL_EW_ONE_ARGS;                                                                         \
+        return PL_EW_CALL(NAME);                                                                \
     }                                                                                           \
+    PL_EW_EXPORT(NAME, STORAGE)
+#define PL_EW_KERNEL_SPLIT(NAME, ALT, SEL)                                                      \
+    PL_EW_BLOCK(NAME, 0)                                                                        \
+    PL_EW_BLOCK(ALT, 0)                                                                         \
+    static double PL_NAME(NAME##_one)(void *vc, int64_t b)                                      \
+    {                                                                                           \
+        PL_EW_ONE_ARGS;                                                                         \
+        return SEL(len, (const T *)c->target + s) ? PL_EW_CALL(ALT) : PL_EW_CALL(NAME);         \
+    }                                                                                           \
+    PL_EW_EXPORT(NAME, )
+/* The locals of a block's call (block b of the context vc) and the call. */
+#define PL_EW_ONE_ARGS                                                                          \
+    const pl_ew_ctx *c = (const pl_ew_ctx *)vc;                                                 \
+    const int64_t s = b * PL_BLOCK;                                                             \
+    const int64_t len = c->n - s < PL_BLOCK ? c->n - s : PL_BLOCK;                              \
+    const T *weight = (const T *)c->weight, *aux = (const T *)c->aux;                           \
+    T *loss = (T *)c->loss, *grad = (T *)c->grad, *hess = (T *)c->hess
+#define PL_EW_CALL(NAME)                                                                        \
+    PL_NAME(NAME##_blkd)(len, (const T *)c->pred + s, (const T *)c->target + s,                 \
+                         weight ? weight + s : NULL, aux ? aux + s : NULL, (T)c->p0, (T)c->p1,  \
+                         (T)c->scale, loss ? loss + s : NULL, grad ? grad + s : NULL,           \
+                         hess ? hess + s : NULL, c->m, c->wa)
+#define PL_EW_EXPORT(NAME, STORAGE)                                                             \
     STORAGE double PL_NAME(pl_##NAME)(int64_t n, const T *pred, const T *target,               \
                                         const T *weight, const T *aux, double p0, double p1,    \
                                         double scale, T *loss, T *grad, T *hess, int nthreads)  \

@@ -613,3 +613,30 @@ def test_target_shape_error_names_both_shapes(name, logits_shape, target_shape):
     msg = str(info.value)
     assert msg.startswith("target: ")
     assert str(target_shape) in msg and str(logits_shape) in msg and "logits" in msg
+
+
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_hard_label_blocks_give_the_two_log_bits(backend, dtype, rng):
+    """binary_cross_entropy takes one log per element in a block whose targets
+    are all 0 or 1 (the kernels check per block of 4096): the per-element
+    losses, gradient and Hessian must be the bits of the two-log form.  Block
+    0 is soft in one call (a 0.5 at its position 0) and hard in the other;
+    positions 1..4095 must agree exactly, probabilities at the clamp edges
+    (0, 1, tiny, 1 - ulp) and a -0.0 label included."""
+    n = 4096 + 7
+    p = rng.uniform(0.0, 1.0, n).astype(dtype)
+    p[1:9] = [0.0, 1.0, np.finfo(dtype).tiny, 1 - np.finfo(dtype).eps / 2, 1e-30, 0.5, 0.999, 1e-3]
+    t = (rng.random(n) < 0.4).astype(dtype)
+    t[2] = -0.0
+    soft = t.copy()
+    soft[0] = 0.5
+    for f in (lambda tt: pl.binary_cross_entropy(p, tt, reduction="none", backend=backend),
+              lambda tt: pl.binary_cross_entropy.grad(p, tt, backend=backend),
+              lambda tt: pl.binary_cross_entropy.hessian(p, tt, backend=backend)):
+        with np.errstate(all="ignore"):
+            a, b = f(t), f(soft)
+        np.testing.assert_array_equal(a[1:4096], b[1:4096])
+    # and both agree with the reference
+    close(pl.binary_cross_entropy(p, t, backend=backend),
+          pl.binary_cross_entropy(p, t, backend="numpy"), dtype)

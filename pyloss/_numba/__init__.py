@@ -263,6 +263,54 @@ def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want)
 '''
 
 
+# A split elementwise loss (C: PL_EW_KERNEL_SPLIT): its blocks run ALT's point
+# function where SEL(target, s, e) holds for the block's targets -- a cheaper
+# form of the same loss that gives the same bits -- and its own elsewhere.
+# Per block, so the choice does not depend on the thread count.
+SPLIT_TEMPLATE = '''
+def {name}_pick_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want, lb, b):
+    s = b * BLOCK
+    e = min(pred.size, s + BLOCK)
+    if SEL(target, s, e):
+        return ALT_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want,
+                         lb, s, e)
+    return {name}_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want, lb,
+                        s, e)
+
+
+def {name}_ser(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
+    nb = (pred.size + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    lb = np.empty(BLOCK, pred.dtype)
+    for b in range(nb):
+        part[b] = {name}_pick_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                                    want, lb, b)
+    return pairwise(part)
+
+
+def {name}_par(pred, target, weight, aux, p0, p1, scale, loss, grad, hess, want):
+    nb = (pred.size + BLOCK - 1) // BLOCK
+    part = np.empty(nb)
+    for b in numba.prange(nb):
+        lb = np.empty(BLOCK, pred.dtype)
+        part[b] = {name}_pick_block(pred, target, weight, aux, p0, p1, scale, loss, grad, hess,
+                                    want, lb, b)
+    return pairwise(part)
+'''
+
+
+def instantiate_split(name, alt, sel, namespace, filename):
+    """Replace `name`'s serial and parallel runs (made by
+    instantiate_elementwise, as `alt`'s) by ones choosing `alt`'s block
+    where the function `sel` says so (see SPLIT_TEMPLATE)."""
+    src = SPLIT_TEMPLATE.replace("ALT", alt).replace("SEL", sel).format(name=name)
+    exec(compile(src, filename, "exec"), namespace)
+    for fname in (name + "_pick_block", name + "_ser", name + "_par"):
+        parallel = PARALLEL and fname.endswith("_par")
+        namespace[fname] = numba.njit(cache=True, parallel=parallel,
+                                      error_model="numpy")(namespace[fname])
+
+
 #: Decorator of a point function (and its helpers) of the elementwise driver:
 #: IR-inlined into the block, so the loop is one body LLVM can vectorise, and
 #: NumPy's error model (see instantiate_elementwise).

@@ -12,7 +12,8 @@ import math
 import numba
 import numpy as np
 
-from . import BLOCK, PARALLEL, empty_input, instantiate_elementwise, no_output, point, pairwise, pick, vmax, vsum  # noqa: F401
+from . import (BLOCK, PARALLEL, empty_input, instantiate_elementwise, instantiate_split,  # noqa: F401
+               no_output, point, pairwise, pick, vmax, vsum)
 from .vmath import ONE, TWO, ZERO, like, vexp, vexp_nonpos, vlog, vlog1p_unit
 
 MODE_CLASS, MODE_PROB, MODE_FOCAL = 0, 1, 2
@@ -45,6 +46,30 @@ def binary_cross_entropy_point(p, t, a, p0, p1):
     d = max(p * (ONE - p), like(p, 1e-12))
     pt = p - t
     return -(t * lp + (ONE - t) * l1p), pt / d, (pt * pt + t * (ONE - t)) / (d * d)
+
+
+@point
+def bce_hard_point(p, t, a, p0, p1):
+    # binary_cross_entropy on a hard label t = 0 or 1: the one log that t
+    # selects, the bits of the two-log form (see csrc/binary_impl.h)
+    if p != p:
+        return p, p, p
+    c = -like(p, 100.0)
+    lq = max(vlog(p if t != ZERO else ONE - p), c)
+    d = max(p * (ONE - p), like(p, 1e-12))
+    pt = p - t
+    return -lq, pt / d, (pt * pt + t * (ONE - t)) / (d * d)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def bce_hard_targets(t, s, e):
+    """Whether the targets of block [s, e) are all 0 or 1 (-0 counts as 0,
+    a NaN does not)."""
+    tv = t[s:e]
+    ok = True
+    for i in range(tv.size):
+        ok &= (tv[i] == ZERO) | (tv[i] == ONE)
+    return ok
 
 
 @point
@@ -97,8 +122,10 @@ def sigmoid_focal_gen_point(x, t, aux, alpha, gamma):
     return _focal_finish(p, pm, ce, q, F, t, alpha, gamma)
 
 
-instantiate_elementwise(("binary_cross_entropy", "binary_cross_entropy_with_logits",
+instantiate_elementwise(("binary_cross_entropy", "bce_hard", "binary_cross_entropy_with_logits",
                          "sigmoid_focal_g2", "sigmoid_focal_gen"), globals(), __file__)
+# binary_cross_entropy's blocks of hard labels take one log (C: PL_EW_KERNEL_SPLIT)
+instantiate_split("binary_cross_entropy", "bce_hard", "bce_hard_targets", globals(), __file__)
 
 
 # sigmoid_focal picks its body by gamma (p1), as the C kernel does: a select
